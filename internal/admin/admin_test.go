@@ -1,0 +1,64 @@
+package admin
+
+import (
+	"encoding/json"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/rgate/rgate/internal/config"
+	"github.com/rgate/rgate/internal/docker"
+	"github.com/rgate/rgate/internal/route"
+	"github.com/rgate/rgate/internal/stats"
+)
+
+func TestHealth(t *testing.T) {
+	t.Parallel()
+	cfg := &config.Config{
+		Routes:   []config.Route{{PathPrefix: "/p", Backend: "pay"}},
+		Backends: []config.Backend{{Name: "pay", MatchLabels: []string{"app=pay"}, URLs: []string{"http://127.0.0.1:9"}}},
+	}
+	snap := docker.Snapshot{Containers: []docker.Container{
+		{ID: "0123456789abcdef", Name: "pay-1", State: "running", NetworkMode: "host", Labels: map[string]string{"app": "pay", "rgate.port": "81"}},
+		{ID: "fedcba9876543210", Name: "pay-2", State: "exited", Labels: map[string]string{"app": "pay"}},
+	}}
+	tab := route.Compile(cfg, snap, nil)
+	h := New(Options{
+		Stats:   stats.NewStore(),
+		Table:   func() *route.Table { return tab },
+		Docker:  func() docker.Status { return docker.Status{Connected: false, LastError: "dial unix: no such file"} },
+		Started: time.Now(),
+	})
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/health", nil))
+	if rec.Code != 200 {
+		t.Fatalf("status %d", rec.Code)
+	}
+	var body healthBody
+	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+		t.Fatal(err)
+	}
+	if body.Status != "degraded" || !body.Docker.Enabled || body.Docker.Connected || body.Docker.LastError == "" {
+		t.Errorf("docker state = %+v, status %q", body.Docker, body.Status)
+	}
+	b := body.Backends["pay"]
+	if b.Upstreams != 2 || len(b.Containers) != 1 || b.Containers[0].ID != "0123456789ab" ||
+		b.Containers[0].Address != "127.0.0.1:81" || len(b.URLs) != 1 || len(b.Skipped) != 1 {
+		t.Errorf("backend = %+v", b)
+	}
+
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("POST", "/health", nil))
+	if rec.Code != 405 {
+		t.Errorf("POST /health = %d", rec.Code)
+	}
+}
+
+func TestIsPath(t *testing.T) {
+	t.Parallel()
+	for p, want := range map[string]bool{"/stats": true, "/health": true, "/stats/": false, "/api/stats": false} {
+		if IsPath(p) != want {
+			t.Errorf("IsPath(%q) = %v", p, !want)
+		}
+	}
+}

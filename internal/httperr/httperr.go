@@ -1,0 +1,118 @@
+// Package httperr is the one place where a failure becomes an HTTP status
+// and a body. Handlers return or forward typed errors; only Write answers
+// the client.
+//
+// The mapping (DESIGN "Answers the gateway gives itself"):
+//
+//	ErrNoUpstream, ErrUpstreamDown, connection refused/reset -> 503
+//	ErrUpstreamTimeout, net.Error timeouts, deadline exceeded -> 504
+//	ErrBadPath                                                -> 400
+//	client went away (context.Canceled)                       -> 499, nothing written
+//	anything else from the upstream exchange                  -> 502
+//
+// Bodies are small JSON objects: {"error": "...", "request_id": "..."}.
+package httperr
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"strconv"
+	"syscall"
+)
+
+// Sentinel errors. Wrap them with %w to add detail; Status uses errors.Is.
+var (
+	// ErrNoUpstream: a route matched but no container or URL serves its backend.
+	ErrNoUpstream = errors.New("no upstream available for this backend")
+	// ErrUpstreamDown: every upstream tried refused or reset the connection.
+	ErrUpstreamDown = errors.New("upstream unavailable")
+	// ErrUpstreamTimeout: the route timeout passed before the upstream answered.
+	ErrUpstreamTimeout = errors.New("upstream timed out")
+	// ErrBadPath: the request path is ambiguous (dot-segments or encoded
+	// slashes that would change which route matches).
+	ErrBadPath = errors.New("ambiguous request path")
+)
+
+// StatusClientClosed is the de facto status (nginx's 499) for a request whose
+// client went away before the answer; it is counted, never written.
+const StatusClientClosed = 499
+
+// Status maps err to the HTTP status the gateway answers with.
+func Status(err error) int {
+	switch {
+	case err == nil:
+		return http.StatusOK
+	case errors.Is(err, ErrBadPath):
+		return http.StatusBadRequest
+	case errors.Is(err, ErrNoUpstream), errors.Is(err, ErrUpstreamDown):
+		return http.StatusServiceUnavailable
+	case errors.Is(err, ErrUpstreamTimeout), errors.Is(err, context.DeadlineExceeded):
+		return http.StatusGatewayTimeout
+	case errors.Is(err, context.Canceled):
+		return StatusClientClosed
+	case IsConnectError(err):
+		return http.StatusServiceUnavailable
+	}
+	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
+		return http.StatusGatewayTimeout
+	}
+	return http.StatusBadGateway
+}
+
+// Message is the short text put in an error body for err's status.
+func Message(status int) string {
+	switch status {
+	case http.StatusBadRequest:
+		return "bad request path"
+	case http.StatusServiceUnavailable:
+		return "service unavailable"
+	case http.StatusGatewayTimeout:
+		return "gateway timeout"
+	case http.StatusBadGateway:
+		return "bad gateway"
+	}
+	return http.StatusText(status)
+}
+
+// IsConnectError reports whether err means the request never reached an
+// upstream process: the dial failed, or the connection was refused or reset
+// before an answer. Such a request may safely go to another upstream.
+func IsConnectError(err error) bool {
+	if errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH) {
+		return true
+	}
+	if oe, ok := errors.AsType[*net.OpError](err); ok && oe.Op == "dial" {
+		return true
+	}
+	return false
+}
+
+// Write answers the client for err. A 499 writes nothing (nobody is
+// listening). requestID goes into the body so a user can quote it.
+func Write(w http.ResponseWriter, err error, requestID string) int {
+	status := Status(err)
+	if status == StatusClientClosed {
+		return status
+	}
+	WriteStatus(w, status, requestID)
+	return status
+}
+
+// WriteStatus writes a gateway-made JSON error body with the given status.
+func WriteStatus(w http.ResponseWriter, status int, requestID string) {
+	b := make([]byte, 0, 96)
+	b = append(b, `{"error":`...)
+	b = strconv.AppendQuote(b, Message(status))
+	b = append(b, `,"request_id":`...)
+	b = strconv.AppendQuote(b, requestID)
+	b = append(b, "}\n"...)
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(b)))
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}

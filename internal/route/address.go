@@ -1,0 +1,127 @@
+package route
+
+import (
+	"fmt"
+	"net"
+	"slices"
+	"strconv"
+
+	"github.com/rgate/rgate/internal/config"
+	"github.com/rgate/rgate/internal/docker"
+)
+
+// Labels rgate reads on containers.
+const (
+	LabelEnable  = "rgate.enable"
+	LabelPort    = "rgate.port"
+	LabelNetwork = "rgate.network"
+)
+
+// Eligible decides whether container c (which already matches backend b's
+// labels) can serve, and where. It returns the upstream "host:port", or a
+// reason it cannot serve; warn marks reasons that are configuration
+// mistakes worth a warning rather than ordinary lifecycle states.
+func Eligible(c *docker.Container, b config.Backend) (host, reason string, warn bool) {
+	if c.Labels[LabelEnable] == "false" {
+		return "", "disabled by label " + LabelEnable + "=false", false
+	}
+	if c.State != "running" {
+		return "", "not running (state " + c.State + ")", false
+	}
+	if c.Health != "" && c.Health != "healthy" {
+		return "", "health is " + c.Health, false
+	}
+	port, reason := containerPort(c, b)
+	if reason != "" {
+		return "", reason, true
+	}
+	host, reason = containerHost(c, b, port)
+	if reason != "" {
+		return "", reason, true
+	}
+	return host, "", false
+}
+
+// containerPort picks the container-side port: label rgate.port, else the
+// backend's port option, else the only published port, else the only
+// exposed port.
+func containerPort(c *docker.Container, b config.Backend) (uint16, string) {
+	if v, ok := c.Labels[LabelPort]; ok {
+		p, err := strconv.ParseUint(v, 10, 16)
+		if err != nil || p == 0 {
+			return 0, fmt.Sprintf("label %s=%q is not a port number (1-65535)", LabelPort, v)
+		}
+		return uint16(p), ""
+	}
+	if b.Port > 0 {
+		return uint16(b.Port), ""
+	}
+	var published, exposed []uint16
+	for _, p := range c.Ports {
+		if p.Proto != "" && p.Proto != "tcp" {
+			continue
+		}
+		if !slices.Contains(exposed, p.Private) {
+			exposed = append(exposed, p.Private)
+		}
+		if p.HostPort != 0 && !slices.Contains(published, p.Private) {
+			published = append(published, p.Private)
+		}
+	}
+	switch {
+	case len(published) == 1:
+		return published[0], ""
+	case len(published) > 1:
+		return 0, fmt.Sprintf("no usable port: %d published ports; set label %s or the backend's port", len(published), LabelPort)
+	case len(exposed) == 1:
+		return exposed[0], ""
+	case len(exposed) > 1:
+		return 0, fmt.Sprintf("no usable port: %d exposed ports; set label %s or the backend's port", len(exposed), LabelPort)
+	}
+	return 0, "no usable port: none published or exposed; set label " + LabelPort + " or the backend's port"
+}
+
+// containerHost finds the address at which port of c is reachable from rgate.
+func containerHost(c *docker.Container, b config.Backend, port uint16) (string, string) {
+	ps := strconv.Itoa(int(port))
+	if c.NetworkMode == "host" {
+		return net.JoinHostPort("127.0.0.1", ps), ""
+	}
+	for _, p := range c.Ports {
+		if p.Private == port && p.HostPort != 0 && (p.Proto == "" || p.Proto == "tcp") {
+			return net.JoinHostPort(bindHost(p.HostIP), strconv.Itoa(int(p.HostPort))), ""
+		}
+	}
+	netName := c.Labels[LabelNetwork]
+	if netName == "" {
+		netName = b.Network
+	}
+	if netName != "" {
+		ip, ok := c.Networks[netName]
+		if !ok {
+			return "", fmt.Sprintf("not attached to network %q", netName)
+		}
+		return net.JoinHostPort(ip, ps), ""
+	}
+	switch len(c.Networks) {
+	case 0:
+		return "", "no IP address: the container is on no network and publishes no port"
+	case 1:
+		for _, ip := range c.Networks {
+			return net.JoinHostPort(ip, ps), ""
+		}
+	}
+	return "", fmt.Sprintf("ambiguous network: on %d networks; set label %s or the backend's network", len(c.Networks), LabelNetwork)
+}
+
+// bindHost maps a published port's host IP to an address to dial: the
+// wildcard addresses mean loopback works.
+func bindHost(ip string) string {
+	switch ip {
+	case "", "0.0.0.0":
+		return "127.0.0.1"
+	case "::":
+		return "::1"
+	}
+	return ip
+}
