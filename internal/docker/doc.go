@@ -12,8 +12,9 @@
 //     happens between the list and the subscription is lost),
 //  3. lists every container (running or not) and sends a Snapshot,
 //  4. follows the event stream: an event that can change what rgate routes
-//     to (start, die, stop, kill, pause, health_status, ...) schedules a new
-//     list, coalesced so that a burst of events costs one list at most
+//     to (create, start, restart, die, stop, kill, pause, unpause, rename,
+//     destroy, health_status, and network connect/disconnect) schedules a new
+//     list, coalesced so that a burst of events costs one list, made at most
 //     Options.Coalesce after the first event of the burst; a periodic resync
 //     (Options.Resync) repairs anything the stream missed.
 //
@@ -36,11 +37,13 @@
 // stopping at once: snapshots report it with State "stopping" (StateStopping)
 // even while lists still say "running", until a later start, unpause or restart
 // event for it, or until a list taken more than 10s after the mark still sees it
-// running (the signal did not stop it). See stopMarks.
+// running (the signal did not stop it). This way `docker stop` takes a
+// container out of the pool before its connections die.
 //
 // # Health
 //
 // Engines before API 1.52 (the Debian 20.10 engine speaks 1.41) have no health
-// field in the container list; see healthResolver for how health is read from
-// inspect with as few calls as possible.
+// field in the container list. Health is then read with ContainerInspect, only
+// for running containers whose list status text mentions health, and cached
+// until that text changes, so a re-list usually inspects nothing.
 package docker

@@ -25,6 +25,7 @@ type fakeAPI struct {
 	lists    int
 	inspects int
 	closed   bool
+	panics   int      // how many lists panic before one succeeds
 	calls    []string // "ping", "events", "list", in order
 }
 
@@ -73,6 +74,10 @@ func (f *fakeAPI) ContainerList(ctx context.Context, opts client.ContainerListOp
 		return client.ContainerListResult{}, errors.New("fake: list without All")
 	}
 	f.calls = append(f.calls, "list")
+	if f.panics > 0 {
+		f.panics--
+		panic("fake: list panicked")
+	}
 	if f.listErr != nil {
 		return client.ContainerListResult{}, f.listErr
 	}

@@ -48,10 +48,21 @@ func (w *Watcher) session(ctx context.Context) (connected bool, err error) {
 	return true, w.follow(sctx, stream)
 }
 
-// eventFilters selects container events, plus network events, whose connect
-// and disconnect change a container's addresses.
+// eventFilters selects the events handle acts on: container lifecycle events,
+// plus network connect and disconnect, which change a container's addresses.
+// Filtering by action keeps out the exec_* events that every HEALTHCHECK probe
+// causes. The engine matches "health_status" as a prefix of
+// "health_status: healthy" and the like.
 func eventFilters() client.Filters {
-	return make(client.Filters).Add("type", string(events.ContainerEventType), string(events.NetworkEventType))
+	return make(client.Filters).
+		Add("type", string(events.ContainerEventType), string(events.NetworkEventType)).
+		Add("event",
+			string(events.ActionCreate), string(events.ActionStart), string(events.ActionRestart),
+			string(events.ActionKill), string(events.ActionStop), string(events.ActionDie),
+			string(events.ActionPause), string(events.ActionUnPause),
+			string(events.ActionRename), string(events.ActionDestroy),
+			string(events.ActionHealthStatus),
+			string(events.ActionConnect), string(events.ActionDisconnect))
 }
 
 // closeStream cancels the event stream and waits (boundedly) for the SDK's
@@ -81,7 +92,7 @@ func (w *Watcher) follow(ctx context.Context, stream client.EventsResult) error 
 	coalesce.Stop()
 	defer coalesce.Stop()
 	armed := false
-	relist := func() error {
+	listNow := func() error {
 		coalesce.Stop()
 		armed = false
 		err := w.relist(ctx)
@@ -106,11 +117,11 @@ func (w *Watcher) follow(ctx context.Context, stream client.EventsResult) error 
 				armed = true
 			}
 		case <-coalesce.C:
-			if err := relist(); err != nil {
+			if err := listNow(); err != nil {
 				return err
 			}
 		case <-resync.C:
-			if err := relist(); err != nil {
+			if err := listNow(); err != nil {
 				return err
 			}
 		}
@@ -126,19 +137,21 @@ func (w *Watcher) handle(msg events.Message) (relist bool) {
 	if msg.Type == events.NetworkEventType {
 		id = msg.Actor.Attributes["container"]
 	}
-	w.log.Debug("docker event", "type", msg.Type, "action", action,
-		"container", shortID(id), "name", msg.Actor.Attributes["name"])
+	args := []any{"type", msg.Type, "action", action, "container", shortID(id), "name", msg.Actor.Attributes["name"]}
+	if sig, ok := msg.Actor.Attributes["signal"]; ok {
+		args = append(args, "signal", sig)
+	}
+	w.log.Debug("docker event", args...)
 
 	if msg.Type == events.NetworkEventType {
 		return action == events.ActionConnect || action == events.ActionDisconnect
 	}
 	switch action {
 	case events.ActionKill:
-		if !isStopSignal(msg.Actor.Attributes) {
-			return false
+		if isStopSignal(msg.Actor.Attributes) {
+			w.marks.mark(id, time.Now())
+			w.publish()
 		}
-		w.marks.mark(id, time.Now())
-		w.publish()
 	case events.ActionStop, events.ActionPause:
 		w.marks.mark(id, time.Now())
 		w.publish()
@@ -147,6 +160,7 @@ func (w *Watcher) handle(msg events.Message) (relist bool) {
 			w.publish()
 		}
 	case events.ActionDie, events.ActionDestroy, events.ActionCreate, events.ActionRename:
+		// Only a re-list.
 	default:
 		return strings.HasPrefix(string(action), string(events.ActionHealthStatus))
 	}

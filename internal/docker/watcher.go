@@ -137,11 +137,14 @@ func (w *Watcher) Run(ctx context.Context) error {
 	defer w.running.Store(false)
 	delay := w.opt.BackoffMin
 	for {
+		began := time.Now()
 		connected, err := w.session(ctx)
 		if ctx.Err() != nil {
 			return nil
 		}
-		if connected {
+		// Only a session that stayed up a while resets the backoff, so that
+		// one failing right after connecting cannot make a busy loop.
+		if connected && time.Since(began) >= w.opt.BackoffMax {
 			delay = w.opt.BackoffMin
 		}
 		w.lost(err)

@@ -250,3 +250,24 @@ func TestOptionsDefaults(t *testing.T) {
 		t.Errorf("withDefaults() = %+v, want %+v", got, want)
 	}
 }
+
+func TestBackoffGrowsAndIsCapped(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		api := newFakeAPI()
+		api.setErrs(errors.New("down"), nil)
+		h := start(t, api, Options{BackoffMin: time.Second, BackoffMax: 8 * time.Second})
+		defer h.stop()
+		advance(time.Minute)
+		// Waits of 0.5-1s, 1-2s, 2-4s, 4-8s, then 4-8s each: 9 to 18 attempts
+		// in a minute. A fixed delay would make 60 or more; no cap, about 6.
+		pings := 0
+		for _, c := range api.callLog() {
+			if c == "ping" {
+				pings++
+			}
+		}
+		if pings < 9 || pings > 18 {
+			t.Errorf("%d connection attempts in a minute, want 9 to 18", pings)
+		}
+	})
+}
