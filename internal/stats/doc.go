@@ -33,18 +33,24 @@
 // # Why not hdrhistogram-go
 //
 // hdrhistogram-go does no locking of its own, so every RecordValue would need
-// a mutex (or a shard of mutexes) shared by all requests of a scope. Our
-// buckets are atomic counters, so concurrent Records never block each other;
-// BenchmarkRecordParallel against BenchmarkHDRMutexParallel measures the
-// difference (see bench_test.go for the numbers).
+// a mutex (or a shard of mutexes) shared by all requests of a scope: one lock
+// word every core writes on every request, and goroutines parking behind it
+// under load. Our buckets are atomic counters, so concurrent Records never
+// block each other. BenchmarkRecordParallel against BenchmarkHDRMutexParallel
+// (same work: histogram of the same resolution, counts and sum) on the 2-core
+// dev box: about 10 ns/op against 23 ns/op (best of 12 runs; medians 19 and
+// 31), and 13-14 ns against 15-17 ns single-threaded. The gap should widen
+// with more cores; only 2 were available to measure.
 //
 // # Contention
 //
 // The per-status counters and the latency sum are touched by every request, so
-// they are striped: [numStripes] cache-line padded copies, one picked per
-// Record by a cheap random number, merged on read. Histogram buckets are not
-// striped (that would multiply the memory); requests of different latency
-// touch different buckets anyway.
+// they are striped: 16 copies, each on its own cache lines, merged on read.
+// Record picks one by hashing the latency's nanoseconds, which is free and
+// spreads concurrent requests because they rarely take the same time to the
+// nanosecond; a math/rand/v2 pick cost ~4 ns and was slower on 2 cores than no
+// striping at all. Histogram buckets are not striped (that would multiply the
+// memory); requests of different latency touch different buckets anyway.
 //
 // # Reading
 //
