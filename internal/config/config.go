@@ -20,6 +20,8 @@ type Config struct {
 	Backends []Backend `yaml:"backends"`
 	// Server holds listener settings. Every field is optional.
 	Server Server `yaml:"server"`
+	// AccessLog writes one JSON line per request to stdout. Default off.
+	AccessLog AccessLog `yaml:"access_log"`
 
 	// Path is the file this config was loaded from (not part of the YAML).
 	Path string `yaml:"-"`
@@ -38,6 +40,25 @@ type Route struct {
 	// Timeout bounds the whole upstream exchange (connect, send, response
 	// headers); past it the gateway answers 504. Default 30s.
 	Timeout Duration `yaml:"timeout"`
+	// StripPrefix removes PathPrefix from the path sent upstream
+	// ("/api/payment/charge" -> "/charge"). Default false.
+	StripPrefix bool `yaml:"strip_prefix"`
+	// Retries is how many more times an idempotent request (GET, HEAD,
+	// OPTIONS, TRACE, and PUT/DELETE without a body) is sent to a different
+	// upstream after a connect error or a 502/503 answer. Default 2; 0
+	// disables retries.
+	Retries *int `yaml:"retries"`
+	// MaxBodyBytes caps the request body; a larger one gets 413 (chunked
+	// bodies too). Default 0: no limit.
+	MaxBodyBytes Size `yaml:"max_body_bytes"`
+	// RateLimit limits requests per client key. Default off.
+	RateLimit *RateLimit `yaml:"rate_limit"`
+	// Cache stores GET/HEAD 200 answers. Default off.
+	Cache *Cache `yaml:"cache"`
+	// CORS answers preflight requests and adds CORS headers. Default off.
+	CORS *CORS `yaml:"cors"`
+	// Headers sets and removes request and response headers. Default none.
+	Headers *Headers `yaml:"headers"`
 }
 
 // DefaultResponse is the answer for requests that match no route.
@@ -64,6 +85,15 @@ type Backend struct {
 	// Network is the Docker network whose IP to use when a container is on
 	// several and has no rgate.network label. Default "": its only network.
 	Network string `yaml:"network"`
+	// Balance picks an upstream per request: "random" (default),
+	// "round_robin" or "least_conn".
+	Balance string `yaml:"balance"`
+	// HealthCheck probes every upstream actively. Default off (passive
+	// ejection after repeated connect failures is always on).
+	HealthCheck *HealthCheck `yaml:"health_check"`
+	// CircuitBreaker stops sending traffic to a failing backend for a while.
+	// Default off.
+	CircuitBreaker *CircuitBreaker `yaml:"circuit_breaker"`
 }
 
 // Server holds listener settings.
@@ -78,6 +108,9 @@ type Server struct {
 	// ShutdownGrace bounds how long in-flight requests may finish after
 	// SIGINT/SIGTERM. Default 15s.
 	ShutdownGrace Duration `yaml:"shutdown_grace"`
+	// MaxHeaderBytes caps the size of a request's header block; a larger
+	// one gets 431. Default 1MiB.
+	MaxHeaderBytes Size `yaml:"max_header_bytes"`
 }
 
 // Duration is a time.Duration written as a Go duration string ("30s", "1m").
@@ -94,4 +127,6 @@ const (
 	DefaultReadHeaderTimeout = 10 * time.Second
 	DefaultIdleTimeout       = 120 * time.Second
 	DefaultShutdownGrace     = 15 * time.Second
+	DefaultMaxHeaderBytes    = Mebibyte
+	DefaultRetries           = 2
 )

@@ -21,6 +21,7 @@ func (c *Config) ApplyDefaults() {
 	setDuration(&c.Server.ReadHeaderTimeout, DefaultReadHeaderTimeout)
 	setDuration(&c.Server.IdleTimeout, DefaultIdleTimeout)
 	setDuration(&c.Server.ShutdownGrace, DefaultShutdownGrace)
+	c.applyPolicyDefaults()
 }
 
 // setDuration sets *d to def when it is zero.

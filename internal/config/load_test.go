@@ -24,13 +24,14 @@ func TestLoadSeed(t *testing.T) {
 		},
 		DefaultResponse: DefaultResponse{Body: "This is not reachable", StatusCode: 403},
 		Backends: []Backend{
-			{Name: "payment", MatchLabels: []string{"app_name=payment", "env=production"}},
-			{Name: "orders", MatchLabels: []string{"app_name=orders", "env=production"}},
+			{Name: "payment", MatchLabels: []string{"app_name=payment", "env=production"}, Balance: BalanceRandom},
+			{Name: "orders", MatchLabels: []string{"app_name=orders", "env=production"}, Balance: BalanceRandom},
 		},
 		Server: Server{
 			ReadHeaderTimeout: Duration(DefaultReadHeaderTimeout),
 			IdleTimeout:       Duration(DefaultIdleTimeout),
 			ShutdownGrace:     Duration(DefaultShutdownGrace),
+			MaxHeaderBytes:    DefaultMaxHeaderBytes,
 		},
 		Path: "testdata/seed.yml",
 	}

@@ -187,6 +187,7 @@ func TestApplyDefaults(t *testing.T) {
 				ReadHeaderTimeout: Duration(DefaultReadHeaderTimeout),
 				IdleTimeout:       Duration(time.Minute),
 				ShutdownGrace:     Duration(DefaultShutdownGrace),
+				MaxHeaderBytes:    DefaultMaxHeaderBytes,
 			}
 			if cfg.Server != want {
 				t.Errorf("server = %+v, want %+v", cfg.Server, want)
