@@ -18,6 +18,8 @@ import (
 	"github.com/rgate/rgate/internal/config"
 	"github.com/rgate/rgate/internal/docker"
 	"github.com/rgate/rgate/internal/gateway"
+	"github.com/rgate/rgate/internal/metrics"
+	"github.com/rgate/rgate/internal/mw/accesslog"
 	"github.com/rgate/rgate/internal/route"
 	"github.com/rgate/rgate/internal/stats"
 )
@@ -34,14 +36,19 @@ func serve(cfg *config.Config, o options, log *slog.Logger) error {
 	defer stop()
 	started := time.Now()
 	store := stats.NewStore()
+	mets := metrics.New()
 
 	adminPort := cfg.Server.AdminPort
 	if o.adminPort != 0 {
 		adminPort = o.adminPort
 	}
 	var gw *gateway.Gateway
-	adminOpts := admin.Options{Stats: store, Table: func() *route.Table { return gw.Table() }, Version: versionString(), Started: started}
-	gwOpts := gateway.Options{Stats: store, Log: log}
+	adminOpts := admin.Options{
+		Stats: store, Metrics: mets.Handler(), Version: versionString(), Started: started,
+		Table:  func() *route.Table { return gw.Table() },
+		Config: func() admin.ConfigState { return configState(gw, o.config) },
+	}
+	gwOpts := gateway.Options{Stats: store, Metrics: mets, AccessLog: accesslog.New(os.Stdout), Log: log}
 
 	var watcher *docker.Watcher
 	if usesDocker(cfg) {
@@ -58,6 +65,8 @@ func serve(cfg *config.Config, o options, log *slog.Logger) error {
 		gwOpts.Admin, gwOpts.IsAdmin = adminHandler, admin.IsPath
 	}
 	gw = gateway.New(cfg, gwOpts)
+	defer gw.Close()
+	wireSources(mets, store, gw, watcher)
 
 	var wg sync.WaitGroup
 	bg, cancelBG := context.WithCancel(context.Background())
@@ -67,6 +76,8 @@ func serve(cfg *config.Config, o options, log *slog.Logger) error {
 		awaitFirstSnapshot(ctx, gw, watcher, log)
 		wg.Go(func() { gw.Run(bg, watcher.Updates()) })
 	}
+	rl := newReloader(o.config, gw, cfg, log)
+	wg.Go(func() { rl.run(bg) })
 
 	servers, err := listen(cfg, o, adminPort, gw, adminHandler, log)
 	if err != nil {
@@ -156,7 +167,7 @@ func listen(cfg *config.Config, o options, adminPort int, gw, adminHandler http.
 			Handler:           sp.h,
 			ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout.D(),
 			IdleTimeout:       cfg.Server.IdleTimeout.D(),
-			MaxHeaderBytes:    1 << 20,
+			MaxHeaderBytes:    int(cfg.Server.MaxHeaderBytes),
 			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 		}})
 	}

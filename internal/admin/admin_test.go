@@ -22,7 +22,7 @@ func TestHealth(t *testing.T) {
 		{ID: "0123456789abcdef", Name: "pay-1", State: "running", NetworkMode: "host", Labels: map[string]string{"app": "pay", "rgate.port": "81"}},
 		{ID: "fedcba9876543210", Name: "pay-2", State: "exited", Labels: map[string]string{"app": "pay"}},
 	}}
-	tab := route.Compile(cfg, snap, nil)
+	tab := route.Compile(cfg, snap, route.Deps{})
 	h := New(Options{
 		Stats:   stats.NewStore(),
 		Table:   func() *route.Table { return tab },

@@ -4,28 +4,59 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/rgate/rgate/internal/config"
 	"github.com/rgate/rgate/internal/docker"
+	"github.com/rgate/rgate/internal/health"
 	"github.com/rgate/rgate/internal/route"
-	"github.com/rgate/rgate/internal/stats"
+	"github.com/rgate/rgate/internal/upstream"
 )
 
 // applier holds the inputs of the current table. Builds are serialised by
 // its mutex; requests never touch it.
 type applier struct {
-	mu    sync.Mutex
-	cfg   *config.Config
-	snap  docker.Snapshot
-	stats *stats.Store
+	mu   sync.Mutex
+	cfg  *config.Config
+	snap docker.Snapshot
+	deps route.Deps
+
+	generation atomic.Uint64
+	reload     atomic.Pointer[ReloadStatus]
 }
 
-// SetConfig compiles a table from cfg and the last snapshot and publishes it.
+// ReloadStatus is the outcome of the last config reload.
+type ReloadStatus struct {
+	At    time.Time
+	Error string // "" when it was applied
+}
+
+// SetConfig compiles a table from cfg and the last snapshot and publishes
+// it; the config generation goes up by one.
 func (g *Gateway) SetConfig(cfg *config.Config) {
 	g.apply.mu.Lock()
 	defer g.apply.mu.Unlock()
 	g.apply.cfg = cfg
+	g.apply.generation.Add(1)
 	g.rebuild()
+}
+
+// Reloaded records a reload attempt: err nil means cfg was applied.
+func (g *Gateway) Reloaded(cfg *config.Config, err error) {
+	st := &ReloadStatus{At: time.Now()}
+	if err != nil {
+		st.Error = err.Error()
+	} else {
+		g.SetConfig(cfg)
+	}
+	g.apply.reload.Store(st)
+}
+
+// ConfigState returns the config generation (1 for the config rgate started
+// with) and the last reload's outcome (nil before any reload).
+func (g *Gateway) ConfigState() (generation uint64, last *ReloadStatus) {
+	return g.apply.generation.Load(), g.apply.reload.Load()
 }
 
 // SetSnapshot compiles a table from the current config and snap and
@@ -60,9 +91,23 @@ func (g *Gateway) Run(ctx context.Context, updates <-chan docker.Snapshot) {
 }
 
 func (g *Gateway) rebuild() {
-	next := route.Compile(g.apply.cfg, g.apply.snap, g.apply.stats)
+	next := route.Compile(g.apply.cfg, g.apply.snap, g.apply.deps)
 	prev := g.table.Swap(next)
 	logChanges(g.log, prev, next)
+	g.health.Sync(healthTargets(next))
+}
+
+func healthTargets(t *route.Table) []health.Target {
+	var out []health.Target
+	for _, b := range t.Backends {
+		if b.HealthCheck == nil {
+			continue
+		}
+		for _, u := range b.Upstreams {
+			out = append(out, health.Target{U: u, Check: *b.HealthCheck, Backend: b.Name})
+		}
+	}
+	return out
 }
 
 // logChanges logs, per backend, each upstream that joined or left, and each
@@ -75,33 +120,38 @@ func logChanges(log *slog.Logger, prev, next *route.Table) {
 		}
 		before := upstreamSet(pb)
 		after := upstreamSet(nb)
-		for key, u := range after {
-			if _, ok := before[key]; !ok {
-				log.Info("upstream added", "backend", nb.Name, "container", u.Container, "id", shortID(u.ContainerID), "address", u.Host)
+		for u := range after {
+			if !before[u] {
+				log.Info("upstream added", upstreamAttrs(nb.Name, u)...)
 			}
 		}
-		for key, u := range before {
-			if _, ok := after[key]; !ok {
-				log.Info("upstream removed", "backend", nb.Name, "container", u.Container, "id", shortID(u.ContainerID),
-					"address", u.Host, "reason", removalReason(nb, u))
+		for u := range before {
+			if !after[u] {
+				log.Info("upstream removed", append(upstreamAttrs(nb.Name, u), "reason", removalReason(nb, u))...)
 			}
 		}
 		warnSkips(log, pb, nb)
 	}
 }
 
-func upstreamSet(b *route.Backend) map[string]*route.Upstream {
-	m := map[string]*route.Upstream{}
-	if b == nil {
-		return m
+func upstreamAttrs(backend string, u *upstream.Upstream) []any {
+	if u.Static() {
+		return []any{"backend", backend, "url", u.Scheme + "://" + u.Host}
 	}
-	for _, u := range b.Upstreams {
-		m[u.ContainerID+"|"+u.Host] = u
+	return []any{"backend", backend, "container", u.Container, "id", shortID(u.ContainerID), "address", u.Host}
+}
+
+func upstreamSet(b *route.Backend) map[*upstream.Upstream]bool {
+	m := map[*upstream.Upstream]bool{}
+	if b != nil {
+		for _, u := range b.Upstreams {
+			m[u] = true
+		}
 	}
 	return m
 }
 
-func removalReason(b *route.Backend, u *route.Upstream) string {
+func removalReason(b *route.Backend, u *upstream.Upstream) string {
 	if u.Static() {
 		return "removed from config"
 	}

@@ -5,26 +5,31 @@
 package gateway
 
 import (
-	"context"
-	"errors"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"net/http/httputil"
 	"sync/atomic"
 	"time"
 
 	"github.com/rgate/rgate/internal/config"
+	"github.com/rgate/rgate/internal/health"
 	"github.com/rgate/rgate/internal/httperr"
+	"github.com/rgate/rgate/internal/metrics"
+	"github.com/rgate/rgate/internal/mw/accesslog"
 	"github.com/rgate/rgate/internal/mw/reqid"
 	"github.com/rgate/rgate/internal/proxy"
+	"github.com/rgate/rgate/internal/reqinfo"
 	"github.com/rgate/rgate/internal/route"
 	"github.com/rgate/rgate/internal/stats"
 )
 
 // Options wire a Gateway.
 type Options struct {
-	Stats     *stats.Store
+	Stats *stats.Store
+	// Metrics, when set, gets per-route Prometheus observations.
+	Metrics *metrics.Metrics
+	// AccessLog writes the access log when the config enables it.
+	AccessLog *accesslog.Logger
 	Transport http.RoundTripper // default: proxy.NewTransport with defaults
 	Log       *slog.Logger
 	// Admin serves the admin endpoints on the traffic port; nil when they
@@ -35,17 +40,20 @@ type Options struct {
 
 // Gateway routes requests through the current table.
 type Gateway struct {
-	table   atomic.Pointer[route.Table]
-	proxy   *httputil.ReverseProxy
-	global  *stats.Series
-	log     *slog.Logger
-	admin   http.Handler
-	isAdmin func(string) bool
-	apply   applier
+	table     atomic.Pointer[route.Table]
+	proxy     *httputil.ReverseProxy
+	global    *stats.Series
+	metrics   *metrics.Metrics
+	accessLog *accesslog.Logger
+	log       *slog.Logger
+	admin     http.Handler
+	isAdmin   func(string) bool
+	health    *health.Checker
+	apply     applier
 }
 
 // New returns a gateway serving cfg, with no containers until the first
-// snapshot is applied.
+// snapshot is applied. Close stops its background work.
 func New(cfg *config.Config, o Options) *Gateway {
 	if o.Transport == nil {
 		o.Transport = proxy.NewTransport(proxy.TransportOptions{})
@@ -57,16 +65,27 @@ func New(cfg *config.Config, o Options) *Gateway {
 		o.Stats = stats.NewStore()
 	}
 	g := &Gateway{
-		global:  o.Stats.Global(),
-		log:     o.Log,
-		admin:   o.Admin,
-		isAdmin: o.IsAdmin,
+		global:    o.Stats.Global(),
+		metrics:   o.Metrics,
+		accessLog: o.AccessLog,
+		log:       o.Log,
+		admin:     o.Admin,
+		isAdmin:   o.IsAdmin,
+		health:    health.NewChecker(nil, o.Log),
 	}
-	g.proxy = proxy.New(o.Transport, proxyError)
-	g.apply.stats = o.Stats
+	g.proxy = proxy.New(o.Transport, proxy.Hooks{Rewrite: rewrite, ModifyResponse: modifyResponse, ErrorHandler: proxyError})
+	g.apply.deps = route.Deps{
+		Stats:   o.Stats,
+		Metrics: o.Metrics,
+		State:   route.NewState(),
+		Forward: func(rt *route.Route) http.Handler { return &forwarder{g: g, rt: rt} },
+	}
 	g.SetConfig(cfg)
 	return g
 }
+
+// Close stops the health checks.
+func (g *Gateway) Close() { g.health.Close() }
 
 // Table returns the table currently serving.
 func (g *Gateway) Table() *route.Table { return g.table.Load() }
@@ -77,42 +96,64 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.admin.ServeHTTP(w, r)
 		return
 	}
-	start := time.Now()
-	id := reqid.Get(r.Header.Get(reqid.Header))
-	r.Header.Set(reqid.Header, id)
-	rw := getWriter(w, id)
-	var rt *route.Route
-	defer func() {
-		status := rw.status
-		if status == 0 {
-			status = httperr.StatusClientClosed
-		}
-		g.record(rt, status, time.Since(start))
-		putWriter(rw)
-	}()
-
+	rw := getWriter(w)
+	rw.info.Start = time.Now()
+	rw.info.ID = reqid.Get(r.Header.Get(reqid.Header))
+	r.Header.Set(reqid.Header, rw.info.ID)
 	t := g.table.Load()
+	defer g.finish(rw, r, t)
+
 	rt, ok := lookup(t, r)
 	switch {
 	case !ok:
-		httperr.Write(rw, httperr.ErrBadPath, id)
+		httperr.Write(rw, httperr.ErrBadPath, rw.info.ID)
 	case rt == nil:
 		writeDefault(rw, &t.Default)
 	default:
-		g.forward(rw, r, rt)
+		rw.route = rt
+		rw.info.Route, rw.info.Backend = rt.Prefix, rt.Backend.Name
+		if g.metrics != nil {
+			g.metrics.InFlight().Inc()
+			defer g.metrics.InFlight().Dec()
+		}
+		rt.Handler.ServeHTTP(rw, r)
 	}
 }
 
-func (g *Gateway) record(rt *route.Route, status int, d time.Duration) {
-	g.global.Record(status, d)
-	if rt != nil {
+// finish records the request in stats, metrics and the access log. It runs
+// deferred, so a request aborted with http.ErrAbortHandler is counted too.
+func (g *Gateway) finish(rw *respWriter, r *http.Request, t *route.Table) {
+	info := &rw.info
+	if info.Status == 0 {
+		info.Status = httperr.StatusClientClosed
+	}
+	end := time.Now()
+	d := end.Sub(info.Start)
+	g.global.Record(info.Status, d)
+	if rt := rw.route; rt != nil {
 		if rt.Stats != nil {
-			rt.Stats.Record(status, d)
+			rt.Stats.Record(info.Status, d)
 		}
 		if rt.Backend.Stats != nil {
-			rt.Backend.Stats.Record(status, d)
+			rt.Backend.Stats.Record(info.Status, d)
+		}
+		if m := rt.Metrics; m != nil {
+			m.Observe(info.Status, d)
+			if info.RateLimited {
+				m.RateLimited()
+			}
+			switch info.Cache {
+			case reqinfo.CacheHit, reqinfo.CacheMiss:
+				m.CacheResult(info.Cache == reqinfo.CacheHit)
+			case reqinfo.CacheStale:
+				m.CacheStale()
+			}
 		}
 	}
+	if t.AccessLog && g.accessLog != nil {
+		g.accessLog.Log(info, r, end)
+	}
+	putWriter(rw)
 }
 
 func writeDefault(w http.ResponseWriter, d *route.Default) {
@@ -125,68 +166,4 @@ func writeDefault(w http.ResponseWriter, d *route.Default) {
 	_, _ = w.Write(d.Body)
 }
 
-// forward sends r to one of the route's upstreams. A request that never
-// reached an upstream (connection refused, reset before an answer) is
-// retried at once on the next upstream when it is safe to repeat.
-func (g *Gateway) forward(rw *respWriter, r *http.Request, rt *route.Route) {
-	ups := rt.Backend.Upstreams
-	if len(ups) == 0 {
-		httperr.Write(rw, httperr.ErrNoUpstream, rw.id)
-		return
-	}
-	ctx, cancel := context.WithCancelCause(r.Context())
-	defer cancel(nil)
-	rw.timer = time.AfterFunc(rt.Timeout, func() { cancel(httperr.ErrUpstreamTimeout) })
-	defer rw.timer.Stop()
-	out := r.WithContext(ctx)
-
-	n := len(ups)
-	first := 0
-	if n > 1 {
-		first = rand.IntN(n)
-	}
-	retry := canRetry(r)
-	for i := range n {
-		u := ups[(first+i)%n]
-		out.URL.Scheme, out.URL.Host = u.Scheme, u.Host
-		rw.err = nil
-		g.proxy.ServeHTTP(rw, out)
-		if rw.err == nil || rw.status != 0 || !retry || !httperr.IsConnectError(rw.err) {
-			break
-		}
-		g.log.Debug("upstream refused, trying next", "route", rt.Prefix, "upstream", u.Host, "error", rw.err)
-	}
-	if rw.err == nil || rw.status != 0 {
-		return
-	}
-	err := rw.err
-	switch {
-	case errors.Is(context.Cause(ctx), httperr.ErrUpstreamTimeout):
-		err = httperr.ErrUpstreamTimeout
-	case httperr.IsConnectError(err):
-		err = errors.Join(httperr.ErrUpstreamDown, err)
-	}
-	if status := httperr.Write(rw, err, rw.id); status >= 500 {
-		g.log.Debug("upstream exchange failed", "route", rt.Prefix, "status", status, "error", rw.err)
-	}
-}
-
-// canRetry reports whether r may be sent again to another upstream after a
-// connect error: idempotent methods without a body to replay.
-func canRetry(r *http.Request) bool {
-	switch r.Method {
-	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace, http.MethodPut, http.MethodDelete:
-		return r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0
-	}
-	return false
-}
-
-// proxyError hands the upstream error to the request's respWriter; the
-// gateway, not the proxy, decides what the client sees.
-func proxyError(w http.ResponseWriter, _ *http.Request, err error) {
-	if rw, ok := w.(*respWriter); ok {
-		rw.err = err
-		return
-	}
-	httperr.Write(w, err, "")
-}
+var _ reqinfo.Carrier = (*respWriter)(nil)

@@ -16,6 +16,7 @@ import (
 	"github.com/rgate/rgate/internal/docker"
 	"github.com/rgate/rgate/internal/mw/reqid"
 	"github.com/rgate/rgate/internal/stats"
+	"github.com/rgate/rgate/internal/upstream"
 )
 
 // newGateway serves routes /a -> backend a (urls) and /slow -> a with a
@@ -158,7 +159,9 @@ func TestRetryOnRefusedUpstream(t *testing.T) {
 			t.Fatalf("request %d: got %d from %q", i, res.StatusCode, res.Header.Get("X-Backend"))
 		}
 	}
-	// a POST with a body is not replayed: some answers are 503
+	// a POST with a body is not replayed: some answers are 503 (a fresh
+	// gateway: the first has ejected the dead upstream by now)
+	g, _ = newGateway(t, "http://"+dead, be.URL)
 	saw503 := false
 	for range 30 {
 		res := serve(g, httptest.NewRequest("POST", "/a", strings.NewReader("x")))
@@ -168,6 +171,51 @@ func TestRetryOnRefusedUpstream(t *testing.T) {
 	}
 	if !saw503 {
 		t.Error("POST with a body was retried on another upstream")
+	}
+}
+
+func TestPassiveEjection(t *testing.T) {
+	t.Parallel()
+	be := echoBackend(t, "alive")
+	dead := deadAddr(t)
+	g, _ := newGateway(t, "http://"+dead, be.URL)
+	for range 40 {
+		serve(g, httptest.NewRequest("GET", "/a", nil))
+	}
+	var deadUp *upstream.Upstream
+	for _, u := range g.Table().Backend("a").Upstreams {
+		if u.Host == dead {
+			deadUp = u
+		}
+	}
+	if h := deadUp.Health(); !h.Ejected {
+		t.Fatalf("dead upstream not ejected after repeated refusals: %+v", h)
+	}
+	if reqs := deadUp.Health().Requests; reqs > 10 {
+		t.Errorf("ejected upstream still got %d of 40 requests", reqs)
+	}
+}
+
+func TestRetryOn503Answer(t *testing.T) {
+	t.Parallel()
+	failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Backend", "failing")
+		w.WriteHeader(503)
+	}))
+	t.Cleanup(failing.Close)
+	ok := echoBackend(t, "ok")
+	g, _ := newGateway(t, failing.URL, ok.URL)
+	for i := range 20 {
+		res := serve(g, httptest.NewRequest("GET", "/a", nil))
+		if res.StatusCode != 200 || res.Header.Get("X-Backend") != "ok" {
+			t.Fatalf("request %d: %d from %q, want the 503 retried on the other upstream", i, res.StatusCode, res.Header.Get("X-Backend"))
+		}
+	}
+	// alone, the upstream's own 503 comes through unchanged
+	g, _ = newGateway(t, failing.URL)
+	res := serve(g, httptest.NewRequest("GET", "/a", nil))
+	if res.StatusCode != 503 || res.Header.Get("X-Backend") != "failing" {
+		t.Errorf("single upstream: %d from %q, want its own 503", res.StatusCode, res.Header.Get("X-Backend"))
 	}
 }
 

@@ -7,6 +7,9 @@
 //	ErrNoUpstream, ErrUpstreamDown, connection refused/reset -> 503
 //	ErrUpstreamTimeout, net.Error timeouts, deadline exceeded -> 504
 //	ErrBadPath                                                -> 400
+//	ErrBodyTooLarge, *http.MaxBytesError                      -> 413
+//	ErrRateLimited                                            -> 429
+//	ErrCircuitOpen                                            -> 503
 //	client went away (context.Canceled)                       -> 499, nothing written
 //	anything else from the upstream exchange                  -> 502
 //
@@ -33,6 +36,12 @@ var (
 	// ErrBadPath: the request path is ambiguous (dot-segments or encoded
 	// slashes that would change which route matches).
 	ErrBadPath = errors.New("ambiguous request path")
+	// ErrBodyTooLarge: the request body is over the route's max_body_bytes.
+	ErrBodyTooLarge = errors.New("request body too large")
+	// ErrRateLimited: the client used up its rate limit.
+	ErrRateLimited = errors.New("rate limit exceeded")
+	// ErrCircuitOpen: the backend's circuit breaker is open.
+	ErrCircuitOpen = errors.New("circuit breaker open")
 )
 
 // StatusClientClosed is the de facto status (nginx's 499) for a request whose
@@ -46,7 +55,11 @@ func Status(err error) int {
 		return http.StatusOK
 	case errors.Is(err, ErrBadPath):
 		return http.StatusBadRequest
-	case errors.Is(err, ErrNoUpstream), errors.Is(err, ErrUpstreamDown):
+	case errors.Is(err, ErrBodyTooLarge):
+		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, ErrRateLimited):
+		return http.StatusTooManyRequests
+	case errors.Is(err, ErrNoUpstream), errors.Is(err, ErrUpstreamDown), errors.Is(err, ErrCircuitOpen):
 		return http.StatusServiceUnavailable
 	case errors.Is(err, ErrUpstreamTimeout), errors.Is(err, context.DeadlineExceeded):
 		return http.StatusGatewayTimeout
@@ -54,6 +67,9 @@ func Status(err error) int {
 		return StatusClientClosed
 	case IsConnectError(err):
 		return http.StatusServiceUnavailable
+	}
+	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+		return http.StatusRequestEntityTooLarge
 	}
 	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
 		return http.StatusGatewayTimeout
@@ -72,6 +88,10 @@ func Message(status int) string {
 		return "gateway timeout"
 	case http.StatusBadGateway:
 		return "bad gateway"
+	case http.StatusRequestEntityTooLarge:
+		return "request body too large"
+	case http.StatusTooManyRequests:
+		return "rate limit exceeded"
 	}
 	return http.StatusText(status)
 }

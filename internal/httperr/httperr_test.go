@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"syscall"
@@ -68,5 +69,23 @@ func TestWrite(t *testing.T) {
 	rec = httptest.NewRecorder()
 	if got := Write(rec, context.Canceled, "x"); got != 499 || rec.Body.Len() != 0 || rec.Code != 200 {
 		t.Errorf("client-gone wrote something: %d %q", rec.Code, rec.Body.String())
+	}
+}
+
+func TestStatusPolicies(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		err  error
+		want int
+	}{
+		{ErrBodyTooLarge, 413},
+		{&http.MaxBytesError{Limit: 10}, 413},
+		{fmt.Errorf("reading body: %w", &http.MaxBytesError{Limit: 10}), 413},
+		{ErrRateLimited, 429},
+		{ErrCircuitOpen, 503},
+	} {
+		if got := Status(tc.err); got != tc.want {
+			t.Errorf("Status(%v) = %d, want %d", tc.err, got, tc.want)
+		}
 	}
 }

@@ -1,8 +1,8 @@
 // Package proxy builds the one httputil.ReverseProxy and the one tuned
 // http.Transport the gateway shares across all routes and tables. The
-// upstream for a request is chosen by the caller, which sets the request
-// URL's scheme and host before calling ServeHTTP; Rewrite then only applies
-// rgate's forwarding policy.
+// gateway supplies the hooks: Rewrite chooses the upstream and applies the
+// route's request policy, ModifyResponse its response policy, and the error
+// handler hands failures back to the gateway instead of answering.
 package proxy
 
 import (
@@ -50,31 +50,37 @@ func NewTransport(o TransportOptions) *http.Transport {
 	}
 }
 
-// ErrorHandler receives every failure of the upstream exchange that happens
-// before response headers were written.
-type ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
-
-// New returns the reverse proxy. The caller sets r.URL.Scheme and r.URL.Host
-// to the chosen upstream; the client's Host header is passed through.
-func New(rt http.RoundTripper, onError ErrorHandler) *httputil.ReverseProxy {
-	return &httputil.ReverseProxy{
-		Rewrite:      rewrite,
-		Transport:    rt,
-		BufferPool:   newBufferPool(32 << 10),
-		ErrorHandler: onError,
-		// -1 would flush after every write; 0 lets the server's buffered
-		// writer batch small writes. ReverseProxy still flushes at once for
-		// streamed (unknown-length) and text/event-stream responses.
-		FlushInterval: 0,
-		ErrorLog:      nil,
-	}
+// Hooks are the gateway's policy for every proxied request.
+type Hooks struct {
+	// Rewrite runs after ReverseProxy has removed hop-by-hop headers
+	// (including those the client named in Connection) and the client's
+	// Forwarded/X-Forwarded-* headers; it must set pr.Out.URL's scheme and
+	// host. X-Forwarded-* are set before it runs.
+	Rewrite func(*httputil.ProxyRequest)
+	// ModifyResponse may edit the upstream's answer, or return an error to
+	// discard it (the error then goes to ErrorHandler).
+	ModifyResponse func(*http.Response) error
+	// ErrorHandler receives every failure before response headers were
+	// written.
+	ErrorHandler func(http.ResponseWriter, *http.Request, error)
 }
 
-// rewrite applies the forwarding policy. ReverseProxy has already removed
-// hop-by-hop headers (including those the client named in Connection) and
-// the client's Forwarded/X-Forwarded-* headers, so clients cannot spoof them.
-func rewrite(pr *httputil.ProxyRequest) {
-	pr.SetXForwarded()
+// New returns the reverse proxy.
+func New(rt http.RoundTripper, h Hooks) *httputil.ReverseProxy {
+	return &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetXForwarded()
+			h.Rewrite(pr)
+		},
+		ModifyResponse: h.ModifyResponse,
+		Transport:      rt,
+		BufferPool:     newBufferPool(32 << 10),
+		ErrorHandler:   h.ErrorHandler,
+		// 0 lets the server's buffered writer batch small writes.
+		// ReverseProxy still flushes at once for streamed (unknown-length)
+		// and text/event-stream responses.
+		FlushInterval: 0,
+	}
 }
 
 type bufferPool struct{ p sync.Pool }

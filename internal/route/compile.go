@@ -6,38 +6,116 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/rgate/rgate/internal/config"
 	"github.com/rgate/rgate/internal/docker"
-	"github.com/rgate/rgate/internal/stats"
+	"github.com/rgate/rgate/internal/httperr"
+	"github.com/rgate/rgate/internal/lb"
+	"github.com/rgate/rgate/internal/mw/breaker"
+	"github.com/rgate/rgate/internal/mw/cache"
+	"github.com/rgate/rgate/internal/mw/cors"
+	"github.com/rgate/rgate/internal/mw/headers"
+	"github.com/rgate/rgate/internal/mw/ratelimit"
+	"github.com/rgate/rgate/internal/upstream"
+)
+
+// Passive ejection when a backend has no health_check: after this many
+// consecutive connect failures an upstream sits out for this long.
+const (
+	defaultPassiveThreshold = 3
+	defaultPassiveEject     = 10 * time.Second
 )
 
 // Compile builds the Table for cfg and the containers in snap. cfg must have
-// passed config validation. st provides the stats series for routes and
-// backends, which outlive tables; st may be nil in tests.
-func Compile(cfg *config.Config, snap docker.Snapshot, st *stats.Store) *Table {
-	t := &Table{Default: compileDefault(cfg.DefaultResponse)}
+// passed config validation (and have its defaults applied).
+func Compile(cfg *config.Config, snap docker.Snapshot, deps Deps) *Table {
+	st := deps.State
+	if st == nil {
+		st = NewState()
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+
+	t := &Table{Default: compileDefault(cfg.DefaultResponse), AccessLog: cfg.AccessLog.Enabled}
 	byName := make(map[string]*Backend, len(cfg.Backends))
+	var live []*upstream.Upstream
 	for _, bc := range cfg.Backends {
-		b := compileBackend(bc, snap)
-		if st != nil {
-			b.Stats = st.Backend(b.Name)
+		b := compileBackend(bc, snap, st)
+		if deps.Stats != nil {
+			b.Stats = deps.Stats.Backend(b.Name)
 		}
+		live = append(live, b.Upstreams...)
 		t.Backends = append(t.Backends, b)
 		byName[b.Name] = b
 	}
 	for _, rc := range cfg.Routes {
-		r := &Route{Prefix: rc.PathPrefix, Backend: byName[rc.Backend], Timeout: rc.Timeout.D()}
-		if r.Timeout <= 0 {
-			r.Timeout = config.DefaultRouteTimeout
-		}
-		if st != nil {
-			r.Stats = st.Route(r.Prefix)
-		}
-		t.routes = append(t.routes, r)
+		t.routes = append(t.routes, compileRoute(rc, byName[rc.Backend], st, deps))
 	}
 	t.byLen = indexByLength(t.routes)
+	st.Upstreams.Retain(live)
+	st.limiters.sweep()
+	st.breakers.sweep()
+	st.caches.sweep()
 	return t
+}
+
+func compileRoute(rc config.Route, b *Backend, st *State, deps Deps) *Route {
+	r := &Route{
+		Prefix:       rc.PathPrefix,
+		Backend:      b,
+		Timeout:      rc.Timeout.D(),
+		StripPrefix:  rc.StripPrefix,
+		Retries:      rc.RetriesOrDefault(),
+		MaxBodyBytes: int64(rc.MaxBodyBytes),
+	}
+	if r.Timeout <= 0 {
+		r.Timeout = config.DefaultRouteTimeout
+	}
+	if rc.Headers != nil {
+		r.RequestHeaders = headers.Compile(rc.Headers.Request)
+		r.ResponseHeaders = headers.Compile(rc.Headers.Response)
+	}
+	if deps.Stats != nil {
+		r.Stats = deps.Stats.Route(r.Prefix)
+	}
+	if deps.Metrics != nil {
+		r.Metrics = deps.Metrics.Route(r.Prefix, b.Name)
+	}
+	var h http.Handler = unavailable{}
+	if deps.Forward != nil {
+		h = deps.Forward(r)
+	}
+	// The chain, innermost first: proxy <- breaker <- cache <- rate limit <- CORS.
+	if b.Breaker != nil {
+		h = breaker.New(b.Breaker, b.Name, h)
+		r.Policies = append(r.Policies, "circuit_breaker")
+	}
+	if c := rc.Cache; c != nil {
+		r.Cache = st.caches.get(r.Prefix, *c, func() *cache.Store { return cache.NewStore(*c) })
+		h = cache.New(r.Cache, h)
+		r.Policies = append(r.Policies, "cache")
+	}
+	if rl := rc.RateLimit; rl != nil {
+		r.Limiter = st.limiters.get(r.Prefix, *rl, func() *ratelimit.Limiter { return ratelimit.NewLimiter(*rl) })
+		h = ratelimit.New(r.Limiter, h)
+		r.Policies = append(r.Policies, "rate_limit")
+	}
+	if rc.CORS != nil {
+		h = cors.New(*rc.CORS, h)
+		r.Policies = append(r.Policies, "cors")
+	}
+	slices.Reverse(r.Policies)
+	r.Handler = h
+	return r
+}
+
+// unavailable answers 503: the terminal step when Compile runs without a
+// proxy (tests).
+type unavailable struct{}
+
+func (unavailable) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	httperr.Write(w, httperr.ErrNoUpstream, r.Header.Get("X-Request-Id"))
 }
 
 func compileDefault(d config.DefaultResponse) Default {
@@ -69,9 +147,22 @@ func indexByLength(routes []*Route) []prefixSet {
 	return sets
 }
 
-func compileBackend(bc config.Backend, snap docker.Snapshot) *Backend {
+func compileBackend(bc config.Backend, snap docker.Snapshot, st *State) *Backend {
 	sel, _ := bc.Selector() // validated already
-	b := &Backend{Name: bc.Name, Selector: sel}
+	b := &Backend{
+		Name:          bc.Name,
+		Selector:      sel,
+		Picker:        lb.New(bc.Balance),
+		Passive:       upstream.Passive{Threshold: defaultPassiveThreshold, EjectFor: defaultPassiveEject},
+		HealthCheck:   bc.HealthCheck,
+		ServiceHeader: []string{bc.Name},
+	}
+	if hc := bc.HealthCheck; hc != nil {
+		b.Passive = upstream.Passive{Threshold: hc.UnhealthyAfter, EjectFor: hc.Interval.D()}
+	}
+	if cb := bc.CircuitBreaker; cb != nil {
+		b.Breaker = st.breakers.get(bc.Name, *cb, func() *breaker.Breaker { return breaker.NewBreaker(*cb) })
+	}
 	if len(sel) > 0 {
 		for i := range snap.Containers {
 			c := &snap.Containers[i]
@@ -83,12 +174,12 @@ func compileBackend(bc config.Backend, snap docker.Snapshot) *Backend {
 				b.Skipped = append(b.Skipped, Skip{ContainerID: c.ID, Container: c.Name, Reason: reason, Warn: warn})
 				continue
 			}
-			b.Upstreams = append(b.Upstreams, &Upstream{Scheme: "http", Host: host, ContainerID: c.ID, Container: c.Name})
+			b.Upstreams = append(b.Upstreams, st.Upstreams.Get(upstream.Key{Scheme: "http", Host: host, ContainerID: c.ID, Container: c.Name}))
 		}
 	}
 	for _, raw := range bc.URLs {
-		if u := staticUpstream(raw); u != nil {
-			b.Upstreams = append(b.Upstreams, u)
+		if k, ok := staticKey(raw); ok {
+			b.Upstreams = append(b.Upstreams, st.Upstreams.Get(k))
 		}
 	}
 	return b
@@ -105,10 +196,10 @@ func Matches(sel, labels map[string]string) bool {
 	return true
 }
 
-func staticUpstream(raw string) *Upstream {
+func staticKey(raw string) (upstream.Key, bool) {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" {
-		return nil
+		return upstream.Key{}, false
 	}
 	host := u.Host
 	if u.Port() == "" {
@@ -118,5 +209,5 @@ func staticUpstream(raw string) *Upstream {
 		}
 		host = net.JoinHostPort(u.Hostname(), port)
 	}
-	return &Upstream{Scheme: u.Scheme, Host: host}
+	return upstream.Key{Scheme: u.Scheme, Host: host}, true
 }

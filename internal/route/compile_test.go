@@ -42,7 +42,7 @@ func TestCompile(t *testing.T) {
 		ctr("b1", "9101", "app_name", "orders", "env", "production"),
 	}}
 	st := stats.NewStore()
-	tab := Compile(seedConfig(), snap, st)
+	tab := Compile(seedConfig(), snap, Deps{Stats: st})
 
 	pay := tab.Backend("payment")
 	if got := hosts(pay); fmt.Sprint(got) != "[127.0.0.1:9001 127.0.0.1:9002]" {
@@ -76,7 +76,7 @@ func TestCompileDefaultResponseDefaults(t *testing.T) {
 	t.Parallel()
 	cfg := seedConfig()
 	cfg.DefaultResponse = config.DefaultResponse{}
-	tab := Compile(cfg, docker.Snapshot{}, nil)
+	tab := Compile(cfg, docker.Snapshot{}, Deps{})
 	if tab.Default.Status != config.DefaultStatusCode {
 		t.Errorf("status = %d", tab.Default.Status)
 	}
@@ -84,7 +84,7 @@ func TestCompileDefaultResponseDefaults(t *testing.T) {
 
 func TestLookup(t *testing.T) {
 	t.Parallel()
-	tab := Compile(seedConfig(), docker.Snapshot{}, nil)
+	tab := Compile(seedConfig(), docker.Snapshot{}, Deps{})
 	for _, tc := range []struct {
 		path string
 		want string // prefix, "" for none
@@ -126,7 +126,7 @@ func BenchmarkLookup(b *testing.B) {
 			for i := range n {
 				cfg.Routes = append(cfg.Routes, config.Route{PathPrefix: fmt.Sprintf("/svc%d/v%d", i, i%7), Backend: "b"})
 			}
-			tab := Compile(cfg, docker.Snapshot{}, nil)
+			tab := Compile(cfg, docker.Snapshot{}, Deps{})
 			path := fmt.Sprintf("/svc%d/v%d/items/42", n/2, (n/2)%7)
 			b.ReportAllocs()
 			for b.Loop() {

@@ -1,13 +1,23 @@
 // Package route turns a configuration and a snapshot of Docker containers
 // into an immutable routing Table. Compile is a pure function of its inputs
-// (plus the stats store it takes series from); the gateway publishes each
-// new Table with an atomic pointer swap and never mutates one once built.
+// apart from the long-lived state it takes from Deps (policy state, stats
+// series); the gateway publishes each new Table with an atomic pointer swap
+// and never mutates one once built.
 package route
 
 import (
+	"net/http"
 	"time"
 
+	"github.com/rgate/rgate/internal/config"
+	"github.com/rgate/rgate/internal/lb"
+	"github.com/rgate/rgate/internal/metrics"
+	"github.com/rgate/rgate/internal/mw/breaker"
+	"github.com/rgate/rgate/internal/mw/cache"
+	"github.com/rgate/rgate/internal/mw/headers"
+	"github.com/rgate/rgate/internal/mw/ratelimit"
 	"github.com/rgate/rgate/internal/stats"
+	"github.com/rgate/rgate/internal/upstream"
 )
 
 // Table is one compiled, immutable routing state.
@@ -22,6 +32,8 @@ type Table struct {
 	Default Default
 	// Backends in config order.
 	Backends []*Backend
+	// AccessLog is true when access_log.enabled is set.
+	AccessLog bool
 }
 
 type prefixSet struct {
@@ -45,7 +57,23 @@ type Route struct {
 	Backend *Backend
 	// Timeout bounds the upstream exchange up to the response headers.
 	Timeout time.Duration
-	Stats   *stats.Series
+	// StripPrefix removes Prefix from the upstream path.
+	StripPrefix bool
+	// Retries is how many more upstreams an idempotent request may try.
+	Retries int
+	// MaxBodyBytes caps the request body; 0 means no cap.
+	MaxBodyBytes int64
+	// RequestHeaders and ResponseHeaders are the route's header rules.
+	RequestHeaders, ResponseHeaders headers.Rules
+	// Limiter and Cache are the route's policy state, nil when off.
+	Limiter *ratelimit.Limiter
+	Cache   *cache.Store
+	// Policies names the policies on, for /health and the dashboard.
+	Policies []string
+	Stats    *stats.Series
+	Metrics  *metrics.RouteMetrics
+	// Handler is the route's chain: policies, then the proxy step.
+	Handler http.Handler
 }
 
 // Backend is a named set of upstreams.
@@ -55,26 +83,21 @@ type Backend struct {
 	Selector map[string]string
 	// Upstreams serve this backend: matching containers (in container-ID
 	// order), then static URLs (in config order).
-	Upstreams []*Upstream
+	Upstreams []*upstream.Upstream
 	// Skipped lists containers that carry every selector label but are not
 	// used, each with the reason.
 	Skipped []Skip
+	Picker  lb.Picker
+	// Passive is the passive-ejection policy for connect failures.
+	Passive upstream.Passive
+	// HealthCheck is the active check, nil when off.
+	HealthCheck *config.HealthCheck
+	// Breaker is the circuit breaker, nil when off.
+	Breaker *breaker.Breaker
 	Stats   *stats.Series
+	// ServiceHeader is the X-Service value, shared by every answer.
+	ServiceHeader []string
 }
-
-// Upstream is one server a request can be sent to.
-type Upstream struct {
-	// Scheme is "http" or "https".
-	Scheme string
-	// Host is "host:port".
-	Host string
-	// ContainerID and Container are empty for static URLs.
-	ContainerID string
-	Container   string
-}
-
-// Static reports whether u comes from a backend's urls.
-func (u *Upstream) Static() bool { return u.ContainerID == "" }
 
 // Skip records why a container that matches a backend's labels gets no
 // traffic.

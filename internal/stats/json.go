@@ -38,6 +38,8 @@ type seriesJSON struct {
 	RequestsCount countsJSON  `json:"requests_count"`
 	LatencyMs     latencyJSON `json:"latency_ms"`
 	StatusClasses classesJSON `json:"status_classes"`
+	// Breaker is the backend's circuit breaker state, when it has one.
+	Breaker any `json:"breaker,omitempty"`
 }
 
 type storeJSON struct {
@@ -73,7 +75,7 @@ func toJSON(m Summary) seriesJSON {
 	}
 }
 
-func snapshotJSON(snap Snapshot) storeJSON {
+func snapshotJSON(snap Snapshot, breaker func(string) any) storeJSON {
 	doc := storeJSON{
 		seriesJSON: toJSON(snap.Global),
 		Routes:     make(map[string]seriesJSON, len(snap.Routes)),
@@ -83,7 +85,11 @@ func snapshotJSON(snap Snapshot) storeJSON {
 		doc.Routes[n] = toJSON(m)
 	}
 	for n, m := range snap.Backends {
-		doc.Backends[n] = toJSON(m)
+		sj := toJSON(m)
+		if breaker != nil {
+			sj.Breaker = breaker(n)
+		}
+		doc.Backends[n] = sj
 	}
 	return doc
 }
@@ -93,12 +99,12 @@ func snapshotJSON(snap Snapshot) storeJSON {
 // (each keyed by name, sorted, same shape) beside them. Latencies are in
 // milliseconds rounded to 3 decimals.
 func (s *Store) MarshalJSON() ([]byte, error) {
-	return json.Marshal(snapshotJSON(s.Snapshot()))
+	return json.Marshal(snapshotJSON(s.Snapshot(), s.breakerSource()))
 }
 
 // WriteJSON writes the document of MarshalJSON to w, followed by a newline.
 func (s *Store) WriteJSON(w io.Writer) error {
-	return json.NewEncoder(w).Encode(snapshotJSON(s.Snapshot()))
+	return json.NewEncoder(w).Encode(snapshotJSON(s.Snapshot(), s.breakerSource()))
 }
 
 // Handler serves the /stats document to GET and HEAD; any other method gets

@@ -16,6 +16,21 @@ type Store struct {
 	mu       sync.Mutex
 	routes   map[string]*Series
 	backends map[string]*Series
+	breakers func(backend string) any
+}
+
+// SetBreakerSource makes /stats show, under backends.NAME.breaker, what f
+// returns for NAME (nil: nothing). f must be safe for concurrent use.
+func (s *Store) SetBreakerSource(f func(backend string) any) {
+	s.mu.Lock()
+	s.breakers = f
+	s.mu.Unlock()
+}
+
+func (s *Store) breakerSource() func(string) any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.breakers
 }
 
 // NewStore returns an empty Store.

@@ -1,0 +1,50 @@
+package main
+
+import (
+	"github.com/rgate/rgate/internal/admin"
+	"github.com/rgate/rgate/internal/docker"
+	"github.com/rgate/rgate/internal/gateway"
+	"github.com/rgate/rgate/internal/metrics"
+	"github.com/rgate/rgate/internal/stats"
+)
+
+// wireSources connects the scrape-time metrics and the breaker part of
+// /stats to the gateway's live state.
+func wireSources(m *metrics.Metrics, store *stats.Store, gw *gateway.Gateway, w *docker.Watcher) {
+	src := metrics.Sources{
+		Backends: func() []metrics.BackendState {
+			var out []metrics.BackendState
+			for _, b := range gw.Table().Backends {
+				s := metrics.BackendState{Name: b.Name, Upstreams: len(b.Upstreams)}
+				if b.Breaker != nil {
+					s.HasBreaker, s.BreakerState, s.BreakerTrips = true, b.Breaker.StateCode(), b.Breaker.State().Trips
+				}
+				out = append(out, s)
+			}
+			return out
+		},
+		Config: func() (uint64, bool) {
+			gen, last := gw.ConfigState()
+			return gen, last == nil || last.Error == ""
+		},
+	}
+	if w != nil {
+		src.Docker = func() bool { return w.Status().Connected }
+	}
+	m.SetSources(src)
+	store.SetBreakerSource(func(backend string) any {
+		if b := gw.Table().Backend(backend); b != nil && b.Breaker != nil {
+			return b.Breaker.State()
+		}
+		return nil
+	})
+}
+
+func configState(gw *gateway.Gateway, file string) admin.ConfigState {
+	gen, last := gw.ConfigState()
+	st := admin.ConfigState{File: file, Generation: gen}
+	if last != nil {
+		st.LastReloadAt, st.LastReloadError = last.At, last.Error
+	}
+	return st
+}

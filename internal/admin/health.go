@@ -1,0 +1,126 @@
+package admin
+
+import (
+	"time"
+
+	"github.com/rgate/rgate/internal/mw/breaker"
+	"github.com/rgate/rgate/internal/route"
+	"github.com/rgate/rgate/internal/upstream"
+)
+
+// healthBody is the /health document.
+type healthBody struct {
+	Status        string                   `json:"status"`
+	Version       string                   `json:"version"`
+	UptimeSeconds float64                  `json:"uptime_seconds"`
+	Docker        dockerState              `json:"docker"`
+	Config        *ConfigState             `json:"config,omitempty"`
+	Routes        []routeInfo              `json:"routes"`
+	Backends      map[string]backendHealth `json:"backends"`
+}
+
+type dockerState struct {
+	Enabled   bool      `json:"enabled"`
+	Connected bool      `json:"connected"`
+	LastError string    `json:"last_error,omitempty"`
+	Since     time.Time `json:"since,omitzero"`
+}
+
+type routeInfo struct {
+	PathPrefix string   `json:"path_prefix"`
+	Backend    string   `json:"backend"`
+	Policies   []string `json:"policies"`
+}
+
+type backendHealth struct {
+	// Upstreams is how many containers and URLs serve the backend now.
+	Upstreams  int            `json:"upstreams"`
+	Containers []upstreamInfo `json:"containers"`
+	URLs       []upstreamInfo `json:"urls"`
+	Skipped    []skipInfo     `json:"skipped"`
+	Breaker    *breaker.State `json:"breaker,omitempty"`
+}
+
+type upstreamInfo struct {
+	ID      string `json:"id,omitempty"`
+	Name    string `json:"name,omitempty"`
+	Address string `json:"address"`
+	// Health is "unknown" (no active check, or not probed yet), "healthy"
+	// or "unhealthy" (active check failing: no traffic).
+	Health       string    `json:"health"`
+	HealthReason string    `json:"health_reason,omitempty"`
+	Ejected      bool      `json:"ejected"`
+	EjectedUntil time.Time `json:"ejected_until,omitzero"`
+	InFlight     int64     `json:"in_flight"`
+	Requests     uint64    `json:"requests"`
+}
+
+type skipInfo struct {
+	ID     string `json:"id"`
+	Name   string `json:"name"`
+	Reason string `json:"reason"`
+}
+
+func (o Options) describe() healthBody {
+	body := healthBody{Status: "ok", Version: o.Version, UptimeSeconds: time.Since(o.Started).Seconds(),
+		Routes: []routeInfo{}, Backends: map[string]backendHealth{}}
+	if o.Docker != nil {
+		s := o.Docker()
+		body.Docker = dockerState{Enabled: true, Connected: s.Connected, LastError: s.LastError, Since: s.Since}
+		if !s.Connected {
+			body.Status = "degraded"
+		}
+	}
+	if o.Config != nil {
+		c := o.Config()
+		body.Config = &c
+	}
+	t := o.Table()
+	for _, r := range t.Routes() {
+		p := r.Policies
+		if p == nil {
+			p = []string{}
+		}
+		body.Routes = append(body.Routes, routeInfo{PathPrefix: r.Prefix, Backend: r.Backend.Name, Policies: p})
+	}
+	for _, b := range t.Backends {
+		body.Backends[b.Name] = describeBackend(b)
+	}
+	return body
+}
+
+func describeBackend(b *route.Backend) backendHealth {
+	h := backendHealth{Upstreams: len(b.Upstreams), Containers: []upstreamInfo{}, URLs: []upstreamInfo{}, Skipped: []skipInfo{}}
+	for _, u := range b.Upstreams {
+		if u.Static() {
+			h.URLs = append(h.URLs, describeUpstream(u, u.Scheme+"://"+u.Host))
+			continue
+		}
+		h.Containers = append(h.Containers, describeUpstream(u, u.Host))
+	}
+	for _, s := range b.Skipped {
+		h.Skipped = append(h.Skipped, skipInfo{ID: short(s.ContainerID), Name: s.Container, Reason: s.Reason})
+	}
+	if b.Breaker != nil {
+		st := b.Breaker.State()
+		h.Breaker = &st
+	}
+	return h
+}
+
+func describeUpstream(u *upstream.Upstream, addr string) upstreamInfo {
+	hs := u.Health()
+	return upstreamInfo{
+		ID: short(u.ContainerID), Name: u.Container, Address: addr,
+		Health: hs.Active, HealthReason: hs.ActiveReason,
+		Ejected: hs.Ejected, EjectedUntil: hs.EjectedUntil,
+		InFlight: hs.InFlight, Requests: hs.Requests,
+	}
+}
+
+func short(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}

@@ -1,0 +1,144 @@
+// Package accesslog writes one JSON object per line for every request the
+// gateway answers.
+//
+// The model: the gateway calls Log once, after the response is finished,
+// with the request's reqinfo.Info; Log encodes a fixed set of fields, in a
+// fixed order, into a pooled byte buffer and hands the whole line to the
+// writer in a single Write call under a mutex, so concurrent requests never
+// interleave their lines, whatever the writer. Encoding happens outside the
+// mutex; the lock covers only the Write.
+//
+// The encoder is hand-written (no encoding/json, no fmt, no reflection) so a
+// Log call allocates nothing in the steady state. Strings are escaped to
+// valid JSON whatever they hold: quotes, backslashes and control characters
+// are escaped, and invalid UTF-8 becomes \ufffd, so a hostile path or
+// User-Agent can neither break the line nor forge fields.
+//
+// A line looks like this (one line, wrapped here):
+//
+//	{"time":"2025-01-02T03:04:05.123456789Z","request_id":"5f0c...","method":"GET",
+//	 "path":"/api/payment/7","query":"a=1","route":"/api/payment","backend":"payment",
+//	 "container":"payment-1","upstream":"172.17.0.3:8080","status":200,"bytes":512,
+//	 "duration_ms":1.234,"cache":"MISS","retries":0,"client_ip":"192.0.2.1",
+//	 "user_agent":"curl/8.5.0"}
+//
+// "query" is present only when the request has one; every other field is
+// always present (empty string or 0 when unknown). Write errors are
+// dropped: a log sink that fails must never fail a request. The gateway
+// calls Log only when access_log.enabled is true, so a disabled log costs
+// nothing.
+package accesslog
+
+import (
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rgate/rgate/internal/reqinfo"
+)
+
+const (
+	// initialBufSize fits a typical line without growing.
+	initialBufSize = 512
+	// maxPooledBufSize: buffers grown past this by a huge line are dropped
+	// rather than kept in the pool.
+	maxPooledBufSize = 64 << 10
+)
+
+// Logger writes access log lines. It is safe for concurrent use.
+type Logger struct {
+	mu   sync.Mutex // serialises Writes to w
+	w    io.Writer
+	bufs sync.Pool // of *[]byte
+}
+
+// New returns a Logger writing to w (os.Stdout in production).
+func New(w io.Writer) *Logger {
+	l := &Logger{w: w}
+	l.bufs.New = func() any {
+		b := make([]byte, 0, initialBufSize)
+		return &b
+	}
+	return l
+}
+
+// Log writes the line for one finished request. info is the request's
+// record, r the request as the client sent it, end the moment the last
+// response byte was written.
+func (l *Logger) Log(info *reqinfo.Info, r *http.Request, end time.Time) {
+	bp := l.bufs.Get().(*[]byte)
+	b := appendLine((*bp)[:0], info, r, end)
+
+	l.mu.Lock()
+	_, _ = l.w.Write(b)
+	l.mu.Unlock()
+
+	if cap(b) <= maxPooledBufSize {
+		*bp = b
+		l.bufs.Put(bp)
+	}
+}
+
+// appendLine appends the JSON line, newline included, to b.
+func appendLine(b []byte, info *reqinfo.Info, r *http.Request, end time.Time) []byte {
+	b = append(b, `{"time":"`...)
+	b = info.Start.UTC().AppendFormat(b, time.RFC3339Nano)
+	b = appendStringField(b, `","request_id":`, info.ID)
+	b = appendStringField(b, `,"method":`, r.Method)
+	b = appendStringField(b, `,"path":`, r.URL.Path)
+	if r.URL.RawQuery != "" {
+		b = appendStringField(b, `,"query":`, r.URL.RawQuery)
+	}
+	b = appendStringField(b, `,"route":`, info.Route)
+	b = appendStringField(b, `,"backend":`, info.Backend)
+	b = appendStringField(b, `,"container":`, info.Container)
+	b = appendStringField(b, `,"upstream":`, info.Upstream)
+	b = append(b, `,"status":`...)
+	b = strconv.AppendInt(b, int64(info.Status), 10)
+	b = append(b, `,"bytes":`...)
+	b = strconv.AppendInt(b, info.Bytes, 10)
+	b = append(b, `,"duration_ms":`...)
+	b = appendMillis(b, end.Sub(info.Start))
+	b = appendStringField(b, `,"cache":`, info.Cache)
+	b = append(b, `,"retries":`...)
+	b = strconv.AppendInt(b, int64(info.Retries), 10)
+	b = appendStringField(b, `,"client_ip":`, clientHost(r.RemoteAddr))
+	b = appendStringField(b, `,"user_agent":`, r.UserAgent())
+	return append(b, '}', '\n')
+}
+
+func appendStringField(b []byte, key, v string) []byte {
+	return appendJSONString(append(b, key...), v)
+}
+
+// appendMillis appends d in milliseconds with exactly three decimals
+// (microsecond resolution, rounded half up); a negative d, which only a
+// clock step can produce, is written as 0.000.
+func appendMillis(b []byte, d time.Duration) []byte {
+	if d < 0 {
+		d = 0
+	}
+	us := int64((d + time.Microsecond/2) / time.Microsecond)
+	b = strconv.AppendInt(b, us/1000, 10)
+	frac := us % 1000
+	return append(b, '.', byte('0'+frac/100), byte('0'+frac/10%10), byte('0'+frac%10))
+}
+
+// clientHost returns the host part of a RemoteAddr ("192.0.2.1:1234",
+// "[::1]:1234"), or addr unchanged when it has no port. Unlike
+// net.SplitHostPort it never allocates.
+func clientHost(addr string) string {
+	if strings.HasPrefix(addr, "[") {
+		if i := strings.IndexByte(addr, ']'); i > 0 {
+			return addr[1:i]
+		}
+		return addr
+	}
+	if i := strings.LastIndexByte(addr, ':'); i >= 0 && strings.IndexByte(addr, ':') == i {
+		return addr[:i]
+	}
+	return addr
+}

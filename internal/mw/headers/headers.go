@@ -1,0 +1,54 @@
+// Package headers applies a route's header rules: first remove, then set.
+// Rules are compiled once (names canonicalised, values shared) so applying
+// them costs map operations only.
+package headers
+
+import (
+	"net/http"
+	"slices"
+
+	"github.com/rgate/rgate/internal/config"
+)
+
+// Rules is a compiled config.HeaderRules. The zero value does nothing.
+type Rules struct {
+	remove []string
+	set    []pair
+}
+
+type pair struct {
+	name  string
+	value []string
+}
+
+// Compile canonicalises hr once.
+func Compile(hr config.HeaderRules) Rules {
+	var r Rules
+	for _, n := range hr.Remove {
+		r.remove = append(r.remove, http.CanonicalHeaderKey(n))
+	}
+	for n, v := range hr.Set {
+		r.set = append(r.set, pair{name: http.CanonicalHeaderKey(n), value: []string{v}})
+	}
+	slices.SortFunc(r.set, func(a, b pair) int {
+		if a.name < b.name {
+			return -1
+		}
+		return 1
+	})
+	return r
+}
+
+// Empty reports whether the rules do nothing.
+func (r *Rules) Empty() bool { return len(r.remove) == 0 && len(r.set) == 0 }
+
+// Apply edits h in place. Set values are shared slices and must not be
+// appended to by later code (net/http only reads them).
+func (r *Rules) Apply(h http.Header) {
+	for _, n := range r.remove {
+		delete(h, n)
+	}
+	for _, p := range r.set {
+		h[p.name] = p.value
+	}
+}

@@ -1,0 +1,119 @@
+package ratelimit
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/rgate/rgate/internal/httperr"
+	"github.com/rgate/rgate/internal/mw/reqid"
+	"github.com/rgate/rgate/internal/reqinfo"
+)
+
+// Header names, in canonical form so they can be set without
+// canonicalising them per request (http.CanonicalHeaderKey("RateLimit-Limit")
+// is "Ratelimit-Limit"; header names are case-insensitive on the wire).
+const (
+	HeaderLimit      = "Ratelimit-Limit"
+	HeaderRemaining  = "Ratelimit-Remaining"
+	HeaderReset      = "Ratelimit-Reset"
+	HeaderPolicy     = "Ratelimit-Policy"
+	HeaderRetryAfter = "Retry-After"
+)
+
+// handler takes a token per request and answers 429 when there is none.
+type handler struct {
+	l    *Limiter
+	next http.Handler
+}
+
+// New returns next behind l. A nil l means no limit: next is returned as is.
+func New(l *Limiter, next http.Handler) http.Handler {
+	if l == nil {
+		return next
+	}
+	return &handler{l: l, next: next}
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	l := h.l
+	now := time.Now()
+	t := l.tierOf(r.Header)
+	key, slot := l.clientKey(r, t)
+	s := l.shardFor(key)
+	b := l.bucket(s, slot, key, now)
+	ok := b.AllowN(now, 1)
+	tokens := b.TokensAt(now)
+
+	// One backing array for every value; each header gets a slice capped at
+	// its own element, so an Add elsewhere reallocates instead of
+	// overwriting a neighbour.
+	vals := make([]string, 5)
+	vals[0] = t.limitHdr
+	vals[1] = l.itoa(int(max(tokens, 0)))
+	vals[2] = l.itoa(ceilSeconds((float64(t.burst) - tokens) / float64(t.perSec)))
+	vals[3] = t.policyHdr
+	hdr := w.Header()
+	hdr[HeaderLimit] = vals[0:1:1]
+	hdr[HeaderRemaining] = vals[1:2:2]
+	hdr[HeaderReset] = vals[2:3:3]
+	hdr[HeaderPolicy] = vals[3:4:4]
+	if ok {
+		h.next.ServeHTTP(w, r)
+		return
+	}
+
+	s.limited.Add(1)
+	vals[4] = l.itoa(max(ceilSeconds((1-tokens)/float64(t.perSec)), 1))
+	hdr[HeaderRetryAfter] = vals[4:5:5]
+	if info := reqinfo.From(w); info != nil {
+		info.RateLimited = true
+	}
+	httperr.Write(w, httperr.ErrRateLimited, r.Header.Get(reqid.Header))
+}
+
+// tierOf picks the request's tier: the tier header's value when it names a
+// tier, else the default.
+func (l *Limiter) tierOf(h http.Header) *tier {
+	if l.tierHeader == "" {
+		return l.def
+	}
+	if v := h[l.tierHeader]; len(v) > 0 {
+		if t, ok := l.tiers[v[0]]; ok {
+			return t
+		}
+	}
+	return l.def
+}
+
+// clientKey returns the request's client key and the map slot of tier t it
+// belongs to: the key header's value (bounded by boundKey), else the client
+// IP.
+func (l *Limiter) clientKey(r *http.Request, t *tier) (string, int) {
+	if l.keyHeader != "" {
+		if v := r.Header[l.keyHeader]; len(v) > 0 && v[0] != "" {
+			return boundKey(v[0]), t.slot
+		}
+	}
+	return hostOf(r.RemoteAddr), t.slot + 1
+}
+
+// hostOf returns the host part of a "host:port" remote address without
+// allocating: "1.2.3.4:5" -> "1.2.3.4", "[::1]:5" -> "::1". An address
+// without a port is returned as is.
+func hostOf(addr string) string {
+	i := strings.LastIndexByte(addr, ':')
+	if i < 0 {
+		return addr
+	}
+	if addr[0] != '[' {
+		if strings.IndexByte(addr, ':') != i {
+			return addr // a bare IPv6 address
+		}
+		return addr[:i]
+	}
+	if addr[i-1] == ']' {
+		return addr[1 : i-1]
+	}
+	return addr // "[::1" or "[::1]" alone: not host:port
+}
