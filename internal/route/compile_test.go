@@ -3,6 +3,7 @@ package route
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/rgate/rgate/internal/config"
 	"github.com/rgate/rgate/internal/docker"
@@ -135,5 +136,59 @@ func BenchmarkLookup(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+func policyConfig() *config.Config {
+	cfg := seedConfig()
+	cfg.Routes[0].RateLimit = &config.RateLimit{Key: "client_ip", MaxKeys: 10, Default: config.Rate{Requests: 5, Per: config.Duration(time.Second), Burst: 5}}
+	cfg.Routes[0].Cache = &config.Cache{TTL: config.Duration(time.Second), MaxBytes: 1 << 20, StaleIfError: config.Duration(time.Minute)}
+	cfg.Routes[0].CORS = &config.CORS{AllowOrigins: []string{"*"}}
+	cfg.Backends[0].CircuitBreaker = &config.CircuitBreaker{Failures: 1, Window: config.Duration(time.Second), MinRequests: 1, OpenFor: config.Duration(time.Second), HalfOpenRequests: 1}
+	cfg.Backends[0].HealthCheck = &config.HealthCheck{Path: "/h", Interval: config.Duration(2 * time.Second), Timeout: config.Duration(time.Second), HealthyAfter: 1, UnhealthyAfter: 4}
+	return cfg
+}
+
+func TestStateSurvivesRecompile(t *testing.T) {
+	t.Parallel()
+	st := NewState()
+	snap := docker.Snapshot{Containers: []docker.Container{ctr("a1", "9001", "app_name", "payment", "env", "production")}}
+	t1 := Compile(policyConfig(), snap, Deps{State: st})
+	r1, b1 := t1.Lookup("/api/payment"), t1.Backend("payment")
+	if r1.Limiter == nil || r1.Cache == nil || b1.Breaker == nil {
+		t.Fatalf("policies not built: %+v", r1)
+	}
+	if got := fmt.Sprint(r1.Policies); got != "[cors rate_limit cache circuit_breaker]" {
+		t.Errorf("policies = %s, want outermost first", got)
+	}
+	if b1.Passive.Threshold != 4 || b1.Passive.EjectFor != 2*time.Second {
+		t.Errorf("passive = %+v, want the health check's unhealthy_after and interval", b1.Passive)
+	}
+
+	// an unrelated change (a new route) keeps every piece of state
+	cfg := policyConfig()
+	cfg.Routes = append(cfg.Routes, config.Route{PathPrefix: "/new", Backend: "orders"})
+	t2 := Compile(cfg, snap, Deps{State: st})
+	r2, b2 := t2.Lookup("/api/payment"), t2.Backend("payment")
+	if r2.Limiter != r1.Limiter || r2.Cache != r1.Cache || b2.Breaker != b1.Breaker || b2.Upstreams[0] != b1.Upstreams[0] {
+		t.Error("state was reset by an unrelated change")
+	}
+
+	// a changed policy gets fresh state; the others keep theirs
+	cfg = policyConfig()
+	cfg.Routes[0].RateLimit.Default.Requests = 50
+	t3 := Compile(cfg, snap, Deps{State: st})
+	r3 := t3.Lookup("/api/payment")
+	if r3.Limiter == r1.Limiter {
+		t.Error("changed rate_limit kept its old buckets")
+	}
+	if r3.Cache != r1.Cache || t3.Backend("payment").Breaker != b1.Breaker {
+		t.Error("unchanged cache/breaker lost their state")
+	}
+
+	// a container that goes away loses its upstream state
+	t4 := Compile(cfg, docker.Snapshot{}, Deps{State: st})
+	if len(t4.Backend("payment").Upstreams) != 0 || st.Upstreams.Len() != 2 { // the two static URLs of orders are left
+		t.Errorf("upstreams after removal: table %d, registry %d", len(t4.Backend("payment").Upstreams), st.Upstreams.Len())
 	}
 }

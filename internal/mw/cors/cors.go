@@ -61,6 +61,9 @@ func New(cfg config.CORS, next http.Handler) http.Handler {
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !h.anyOrigin || h.credentials {
+		w.Header().Add("Vary", "Origin") // the answer differs by origin: tell caches
+	}
 	origin := r.Header.Get("Origin")
 	if origin == "" {
 		h.next.ServeHTTP(w, r)
@@ -82,6 +85,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (h *handler) preflight(w http.ResponseWriter, r *http.Request, origin string, allowed bool) {
 	hd := w.Header()
+	hd.Del("Vary")
 	hd.Add("Vary", "Origin, Access-Control-Request-Method, Access-Control-Request-Headers")
 	if allowed {
 		h.allowOrigin(hd, origin)
@@ -107,7 +111,6 @@ func (h *handler) allowOrigin(hd http.Header, origin string) {
 		hd["Access-Control-Allow-Origin"] = []string{"*"}
 	} else {
 		hd.Set("Access-Control-Allow-Origin", origin)
-		hd.Add("Vary", "Origin")
 	}
 	if h.credentials {
 		hd["Access-Control-Allow-Credentials"] = []string{"true"}
