@@ -6,23 +6,24 @@ import "time"
 type State struct {
 	// Name is Closed, Open or HalfOpen. An open circuit whose OpenFor has
 	// passed shows Open until the next request turns it half-open.
-	Name string
+	Name string `json:"state"`
 	// Since is when the circuit entered this state (when it was made, if it
 	// never changed).
-	Since time.Time
+	Since time.Time `json:"since"`
 	// LastTrip is why the circuit last opened ("5 failures in 10s (12
 	// requests)", "probe failed while half-open"), "" if it never did;
 	// LastTripAt is when.
-	LastTrip   string
-	LastTripAt time.Time
+	LastTrip   string    `json:"last_trip"`
+	LastTripAt time.Time `json:"last_trip_at,omitzero"`
 	// Trips counts openings, Rejected the requests refused while open or
 	// half-open.
-	Trips    uint64
-	Rejected uint64
+	Trips    uint64 `json:"trips"`
+	Rejected uint64 `json:"rejected"`
 	// WindowRequests and WindowFailures are the outcomes counted in the
 	// current sliding window (the window is cleared when the circuit
 	// closes after a probe).
-	WindowRequests, WindowFailures uint64
+	WindowRequests uint64 `json:"window_requests"`
+	WindowFailures uint64 `json:"window_failures"`
 }
 
 // State returns the breaker's state. It reads atomics only, so it may be

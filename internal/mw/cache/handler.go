@@ -39,7 +39,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.next.ServeHTTP(w, r)
 		return
 	}
-	q := parseRequest(r)
+	q := parseRequest(r.Header)
 	var kb [keyBufSize]byte
 	p := appendPrimary(kb[:0], r)
 	sh := h.s.shardFor(p)
@@ -52,7 +52,7 @@ rounds:
 			h.hit(w, r, sh, l.fresh, collapsed, now)
 			return
 		}
-		if !q.lead {
+		if !canLead(r, q) {
 			break
 		}
 		if round == 0 {

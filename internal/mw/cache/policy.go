@@ -98,13 +98,9 @@ type reqFlags struct {
 	noStore bool  // Cache-Control: no-store
 	noCache bool  // Cache-Control: no-cache, or Pragma: no-cache without Cache-Control
 	maxAge  int64 // Cache-Control: max-age; -1 when absent
-	// lead: the request may lead a flight (and so be waited for) because
-	// its answer is one others can share.
-	lead bool
 }
 
-func parseRequest(r *http.Request) reqFlags {
-	h := r.Header
+func parseRequest(h http.Header) reqFlags {
 	q := reqFlags{maxAge: -1, auth: h["Authorization"] != nil}
 	if cc := h["Cache-Control"]; cc != nil {
 		d := parseCacheControl(cc)
@@ -112,10 +108,17 @@ func parseRequest(r *http.Request) reqFlags {
 	} else if p := h["Pragma"]; p != nil {
 		q.noCache = parseCacheControl(p).noCache
 	}
-	q.lead = r.Method == http.MethodGet && !q.auth && !q.noStore &&
+	return q
+}
+
+// canLead reports whether a missed request may lead a flight (and so be
+// waited for): its answer must be one others can share. Asked only after a
+// miss, so hits do not pay for the header lookups.
+func canLead(r *http.Request, q reqFlags) bool {
+	h := r.Header
+	return r.Method == http.MethodGet && !q.auth && !q.noStore &&
 		h["Range"] == nil && h["If-None-Match"] == nil && h["If-Modified-Since"] == nil &&
 		h["If-Match"] == nil && h["If-Unmodified-Since"] == nil
-	return q
 }
 
 // policy is how an admitted response is stored.

@@ -113,23 +113,25 @@ func TestParseRequest(t *testing.T) {
 		method string
 		hdr    []string
 		want   reqFlags
+		lead   bool
 	}{
-		{http.MethodGet, nil, reqFlags{maxAge: -1, lead: true}},
-		{http.MethodHead, nil, reqFlags{maxAge: -1}},
-		{http.MethodGet, []string{"Authorization", "x"}, reqFlags{auth: true, maxAge: -1}},
-		{http.MethodGet, []string{"Cache-Control", "no-store"}, reqFlags{noStore: true, maxAge: -1}},
-		{http.MethodGet, []string{"Cache-Control", "no-cache, max-age=3"}, reqFlags{noCache: true, maxAge: 3, lead: true}},
-		{http.MethodGet, []string{"Pragma", "no-cache"}, reqFlags{noCache: true, maxAge: -1, lead: true}},
-		{http.MethodGet, []string{"Pragma", "no-cache", "Cache-Control", "max-age=9"}, reqFlags{maxAge: 9, lead: true}},
-		{http.MethodGet, []string{"Range", "bytes=0-1"}, reqFlags{maxAge: -1}},
-		{http.MethodGet, []string{"If-None-Match", `"x"`}, reqFlags{maxAge: -1}},
+		{http.MethodGet, nil, reqFlags{maxAge: -1}, true},
+		{http.MethodHead, nil, reqFlags{maxAge: -1}, false},
+		{http.MethodGet, []string{"Authorization", "x"}, reqFlags{auth: true, maxAge: -1}, false},
+		{http.MethodGet, []string{"Cache-Control", "no-store"}, reqFlags{noStore: true, maxAge: -1}, false},
+		{http.MethodGet, []string{"Cache-Control", "no-cache, max-age=3"}, reqFlags{noCache: true, maxAge: 3}, true},
+		{http.MethodGet, []string{"Pragma", "no-cache"}, reqFlags{noCache: true, maxAge: -1}, true},
+		{http.MethodGet, []string{"Pragma", "no-cache", "Cache-Control", "max-age=9"}, reqFlags{maxAge: 9}, true},
+		{http.MethodGet, []string{"Range", "bytes=0-1"}, reqFlags{maxAge: -1}, false},
+		{http.MethodGet, []string{"If-None-Match", `"x"`}, reqFlags{maxAge: -1}, false},
 	} {
 		r := httptest.NewRequest(tc.method, "/", nil)
 		for i := 0; i+1 < len(tc.hdr); i += 2 {
 			r.Header.Add(tc.hdr[i], tc.hdr[i+1])
 		}
-		if got := parseRequest(r); got != tc.want {
-			t.Errorf("%s %q: %+v, want %+v", tc.method, tc.hdr, got, tc.want)
+		q := parseRequest(r.Header)
+		if q != tc.want || canLead(r, q) != tc.lead {
+			t.Errorf("%s %q: %+v lead %v, want %+v lead %v", tc.method, tc.hdr, q, canLead(r, q), tc.want, tc.lead)
 		}
 	}
 }
