@@ -1,8 +1,14 @@
 package cache
 
 import (
+	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
+	"net/textproto"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -292,5 +298,67 @@ func TestReqinfoCache(t *testing.T) {
 	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/j", nil))
 	if w.info.Cache != "HIT" {
 		t.Errorf("Info.Cache = %q, want HIT", w.info.Cache)
+	}
+}
+
+func TestTrailersAndInformational(t *testing.T) {
+	t.Parallel()
+	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Link", "</style.css>; rel=preload")
+		w.WriteHeader(http.StatusEarlyHints)
+		w.Header().Del("Link")
+		w.Header().Set("Trailer", "X-Sum")
+		_, _ = w.Write([]byte("body"))
+		w.Header().Set("X-Sum", "42")
+	})
+	srv := front(t, NewStore(defaultCfg()), o)
+	var hints []string
+	trace := &httptrace.ClientTrace{Got1xxResponse: func(code int, h textproto.MIMEHeader) error {
+		hints = append(hints, strconv.Itoa(code)+" "+h.Get("Link"))
+		return nil
+	}}
+	for i := range 2 {
+		req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), http.MethodGet, srv.URL+"/t", nil)
+		res, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if string(body) != "body" || res.Trailer.Get("X-Sum") != "42" || res.Header.Get("X-Cache") != "MISS" {
+			t.Errorf("request %d: body %q trailer %v X-Cache %q", i, body, res.Trailer, res.Header.Get("X-Cache"))
+		}
+		if res.Header.Get("Link") != "" {
+			t.Errorf("request %d: the 103's Link leaked into the final answer", i)
+		}
+	}
+	if want := []string{"103 </style.css>; rel=preload", "103 </style.css>; rel=preload"}; !slices.Equal(hints, want) {
+		t.Errorf("1xx seen %q, want %q", hints, want)
+	}
+}
+
+func TestOuterHeadersKept(t *testing.T) {
+	t.Parallel()
+	s := NewStore(defaultCfg())
+	cached := New(s, http.HandlerFunc(text("x", "Vary", "Accept-Encoding")))
+	outer := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Vary", "Origin") // as a CORS middleware in front would
+		cached.ServeHTTP(w, r)
+	})
+	for _, want := range []string{"MISS", "HIT", "HIT"} {
+		r := serve(outer, http.MethodGet, "/o")
+		if got := r.header.Values("Vary"); r.xcache() != want || !slices.Equal(got, []string{"Origin", "Accept-Encoding"}) {
+			t.Errorf("X-Cache %q Vary %q, want %s [Origin Accept-Encoding]", r.xcache(), got, want)
+		}
+	}
+	sh := s.shardForKey("example.com /o")
+	e := sh.items["example.com /o\x00Accept-Encoding:"]
+	if e == nil {
+		t.Fatal("entry not found under its Vary key")
+	}
+	for _, f := range e.fields {
+		if f.name == "Vary" && !slices.Equal(f.vals, []string{"Accept-Encoding"}) {
+			t.Errorf("stored Vary changed to %q", f.vals)
+		}
 	}
 }

@@ -45,7 +45,14 @@ type capture struct {
 	body      []byte
 }
 
-var _ http.ResponseWriter = (*capture)(nil)
+var (
+	_ http.ResponseWriter = (*capture)(nil)
+	_ http.Flusher        = (*capture)(nil)
+	_ interface {
+		FlushError() error
+		Unwrap() http.ResponseWriter
+	} = (*capture)(nil)
+)
 
 func (c *capture) Header() http.Header {
 	if c.mode == passing {
@@ -73,7 +80,7 @@ func (c *capture) WriteHeader(code int) {
 	}
 	dst := c.w.Header()
 	for k, v := range c.h {
-		dst[k] = v
+		addValues(dst, k, v)
 	}
 	cs := cacheName + "; fwd=" + c.fwd
 	if c.capturing {
@@ -85,17 +92,23 @@ func (c *capture) WriteHeader(code int) {
 }
 
 // informational relays a 1xx answer with the headers set so far; the next
-// handler clears its map afterwards (as ReverseProxy does), and the same
-// fields are taken off the client's map so the final answer does not
+// handler clears its map afterwards (as ReverseProxy does), and the
+// client's map gets back what it held before, so the final answer does not
 // repeat them.
 func (c *capture) informational(code int) {
 	dst := c.w.Header()
+	saved := make(http.Header, len(c.h))
 	for k, v := range c.h {
+		saved[k] = dst[k]
 		dst[k] = v
 	}
 	c.w.WriteHeader(code)
-	for k := range c.h {
-		delete(dst, k)
+	for k, v := range saved {
+		if v == nil {
+			delete(dst, k)
+		} else {
+			dst[k] = v
+		}
 	}
 }
 

@@ -12,13 +12,15 @@
 //  1. Only GET and HEAD requests without Upgrade are looked at; anything
 //     else goes to the next handler untouched, with no cache headers.
 //  2. Lookup. The primary key is Host + " " + RequestURI (the method is not
-//     part of it: HEAD is answered from the GET entry). The first response
-//     stored for a primary key records its Vary header names; the entry is
-//     then keyed by the request's values of those headers too. A fresh entry
-//     is a HIT. A request carrying Authorization is only served from an
+//     part of it: HEAD is answered from the GET entry). The last response
+//     stored for a primary key records its Vary header names, and entries
+//     are keyed by the request's values of those headers too (when Vary
+//     changes, entries stored under the old names become unreachable and
+//     age out). A fresh entry is a HIT. A request carrying Authorization is only served from an
 //     entry whose response said public or s-maxage (RFC 9111 §3.5); a
-//     request with Cache-Control no-cache (or Pragma: no-cache) skips the
-//     lookup; a request max-age=N only accepts entries at most N seconds old.
+//     request with Cache-Control no-cache (or Pragma: no-cache) is never
+//     answered from the cache; one with max-age=N only from an entry at
+//     most N seconds old.
 //  3. Single flight. A GET miss becomes the leader of a flight for its key,
 //     or a follower of the flight already under way. Followers wait for the
 //     leader, or for their own request context, on a channel: no goroutine
@@ -26,19 +28,21 @@
 //     from it (HIT, "collapsed"); when it got a 5xx they serve their stale
 //     entry if they have one; otherwise each fetches on its own. HEAD,
 //     Range, conditional, Authorization and no-store requests never lead
-//     (their answer could not be shared) and do not wait.
-//  4. Fetch. The next handler writes into a capture writer. Until it calls
-//     WriteHeader its headers go to a private map; then:
-//     - status >= 500 while a usable stale entry exists: the error answer is
-//     swallowed (nothing reaches the client) and, once the next handler
-//     returns, the stale entry is written (X-Cache: STALE). This is how a
-//     backend that is down, an open breaker, a timeout (the gateway's
-//     502/503/504) or the upstream's own 5xx turn into stale-if-error.
-//     - otherwise the headers are copied to the client's writer and the body
-//     is streamed to it, and, when the response may be stored, teed into a
-//     buffer. A body that grows past the entry limit stops being captured
-//     (it keeps streaming). When the next handler returns with a complete
-//     body the entry is stored.
+//     (their answer could not be shared) and do not wait; a no-cache
+//     request leads when no flight is under way, and otherwise fetches on
+//     its own rather than take an answer fetched before it asked.
+//  4. Fetch. The next handler writes into a capture writer, whose header
+//     map is private until WriteHeader, so the status can be judged before
+//     anything reaches the client. A status >= 500 while a usable stale
+//     entry exists is swallowed, headers and body, and once the next
+//     handler returns the stale entry is written instead (X-Cache: STALE):
+//     this is how a backend that is down, an open breaker, a timeout (the
+//     gateway's 502/503/504) or the upstream's own 5xx turn into
+//     stale-if-error. Any other answer has its headers copied to the
+//     client's writer and its body streamed to it and, when it may be
+//     stored, teed into a buffer; a body that grows past the entry limit
+//     stops being captured but keeps streaming. When the next handler
+//     returns with a complete body the entry is stored.
 //
 // # What is stored
 //
@@ -89,7 +93,10 @@
 // entry, and one whose bit is set gets a second chance at the front with
 // the bit cleared.
 //
-// Stored header values are shared read-only with every answer built from
-// the entry: code that changes an answer's header must replace the slice
-// (Header.Set, Del, Add do), never write into it.
+// Stored fields are added to what outer handlers already put in the
+// answer's header (as ReverseProxy adds the upstream's), so a CORS
+// "Vary: Origin" set in front survives. Their value slices are shared
+// read-only with every answer built from the entry (len == cap, so an
+// append copies): code that changes an answer's header must replace the
+// slice (Header.Set, Add, Del do), never write into it.
 package cache

@@ -168,7 +168,7 @@ type answer struct {
 func writeEntry(w http.ResponseWriter, head bool, e *entry, a answer, now time.Time) {
 	h := w.Header()
 	for i := range e.fields {
-		h[e.fields[i].name] = e.fields[i].vals
+		addValues(h, e.fields[i].name, e.fields[i].vals)
 	}
 	var buf [96]byte
 	vals := new([3]string)
@@ -182,6 +182,18 @@ func writeEntry(w http.ResponseWriter, head bool, e *entry, a answer, now time.T
 	if !head {
 		_, _ = w.Write(e.body)
 	}
+}
+
+// addValues adds vals to h[name] as ReverseProxy's header copy does: after
+// what an outer handler already set (a CORS "Vary: Origin"). With nothing
+// there, vals is shared, not copied; otherwise a new array is made, so
+// neither vals nor the existing array is written into.
+func addValues(h http.Header, name string, vals []string) {
+	if old := h[name]; len(old) > 0 {
+		h[name] = append(old[:len(old):len(old)], vals...)
+		return
+	}
+	h[name] = vals
 }
 
 func appendCacheStatus(b []byte, a answer, ttl int64) []byte {

@@ -44,7 +44,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p := appendPrimary(kb[:0], r)
 	sh := h.s.shardFor(p)
 	var l look
-	collapsed := "" // after a wait: the first round's fwd reason
+	first, collapsed := "", "" // the first miss's fwd reason; set as collapsed once a flight stored
 rounds:
 	for round := range maxRounds {
 		now := time.Now()
@@ -56,17 +56,17 @@ rounds:
 			break
 		}
 		if round == 0 {
-			collapsed = l.fwd
+			first = l.fwd
 		}
 		var f *flight
 		var key string
 		var ro role
 		switch l, f, key, ro = h.s.join(sh, p, r.Header, q, now); ro {
 		case hitRole:
-			h.hit(w, r, sh, l.fresh, "", now)
+			h.hit(w, r, sh, l.fresh, collapsed, now)
 			return
 		case leaderRole:
-			h.lead(w, r, sh, f, key, miss{string(p), l.stale, l.fwd, q})
+			h.lead(w, r, sh, f, key, miss{key[:len(p)], l.stale, l.fwd, q})
 			return
 		case aloneRole:
 			break rounds
@@ -76,6 +76,7 @@ rounds:
 		}
 		switch {
 		case f.result == stored:
+			collapsed = first
 			continue
 		case f.result == failed && l.stale != nil:
 			h.serveStale(w, r, sh, l.stale, f.status)
@@ -140,7 +141,7 @@ func (h *handler) fetch(w http.ResponseWriter, r *http.Request, sh *shard, m mis
 		// implicit 200): leave its headers where net/http will find them.
 		dst := w.Header()
 		for k, v := range c.h {
-			dst[k] = v
+			addValues(dst, k, v)
 		}
 	}
 	sh.misses.Add(1)
