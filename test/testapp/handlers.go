@@ -23,13 +23,37 @@ const websocketGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 type app struct {
 	name     string
 	sleeping atomic.Int64
+	// hits counts every request but those to .../hits and .../ping.
+	hits atomic.Int64
+	// failStatus, when not 0 (env FAIL_STATUS), is the status of every
+	// answer but those of .../ping, .../health and .../hits.
+	failStatus int
 }
 
-func newApp(name string) *app { return &app{name: name} }
+func newApp(name string) *app {
+	a := &app{name: name}
+	if code, err := strconv.Atoi(os.Getenv("FAIL_STATUS")); err == nil && code >= 200 && code <= 599 {
+		a.failStatus = code
+	}
+	return a
+}
 
 func (a *app) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Backend-Name", a.name)
-	switch path.Base(r.URL.Path) {
+	base := path.Base(r.URL.Path)
+	if base != "hits" && base != "ping" {
+		a.hits.Add(1)
+	}
+	if a.failStatus != 0 && base != "ping" && base != "health" && base != "hits" {
+		w.WriteHeader(a.failStatus)
+		_, _ = io.WriteString(w, "FAIL_STATUS "+http.StatusText(a.failStatus))
+		return
+	}
+	switch base {
+	case "hits":
+		writeJSON(w, http.StatusOK, map[string]int64{"hits": a.hits.Load()})
+	case "respond":
+		a.respond(w, r)
 	case "bytes":
 		a.bytes(w, r)
 	case "upload":
@@ -63,13 +87,39 @@ type echoReply struct {
 	Host       string              `json:"host"`
 }
 
-func (a *app) echo(w http.ResponseWriter, r *http.Request) {
+// respond sets the response headers given as h=Name:Value (repeatable) and
+// answers status (default 200) with the echo of the request.
+func (a *app) respond(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	for _, h := range q["h"] {
+		name, value, ok := strings.Cut(h, ":")
+		if !ok || name == "" {
+			http.Error(w, "h must be Name:Value", http.StatusBadRequest)
+			return
+		}
+		w.Header().Add(name, value)
+	}
+	status := http.StatusOK
+	if s := q.Get("status"); s != "" {
+		code, err := strconv.Atoi(s)
+		if err != nil || code < 200 || code > 599 {
+			http.Error(w, "status must be an HTTP status of 200..599", http.StatusBadRequest)
+			return
+		}
+		status = code
+	}
+	a.writeEcho(w, r, status)
+}
+
+func (a *app) echo(w http.ResponseWriter, r *http.Request) { a.writeEcho(w, r, http.StatusOK) }
+
+func (a *app) writeEcho(w http.ResponseWriter, r *http.Request, status int) {
 	n, sum, err := hashBody(r.Body)
 	if err != nil {
 		http.Error(w, "reading body: "+err.Error(), http.StatusBadRequest)
 		return
 	}
-	writeJSON(w, http.StatusOK, echoReply{
+	writeJSON(w, status, echoReply{
 		Name:       a.name,
 		Method:     r.Method,
 		Path:       r.URL.Path,

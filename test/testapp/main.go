@@ -19,9 +19,16 @@
 //	.../ws             WebSocket-style upgrade (101), then echoes raw bytes
 //	.../malformed      writes a garbage, non-HTTP answer and closes
 //	.../health         200 "ok", or 500 when /tmp/unhealthy exists or UNHEALTHY=1
+//	.../respond?h=Name:Value&status=N
+//	                   sets the given response headers (h repeats), answers
+//	                   status N (default 200) with the JSON echo
+//	.../hits           {"hits": N}: requests served so far (not counting
+//	                   .../hits and .../ping)
 //	anything else      JSON echo of the request (see echoReply)
 //
-// Every response carries X-Backend-Name: NAME.
+// Every response carries X-Backend-Name: NAME. With FAIL_STATUS=N in the
+// environment, every answer but those of .../ping, .../health and .../hits is
+// status N with a short text body.
 //
 // Subcommands, for `docker exec` and Docker health checks in an image that has
 // no shell: `testapp healthcheck` (exit 0 when /health answers 200),

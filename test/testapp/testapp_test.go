@@ -105,3 +105,48 @@ func TestEndpoints(t *testing.T) {
 		}
 	})
 }
+
+func TestRespondHitsAndFailStatus(t *testing.T) {
+	srv := httptest.NewServer(newApp("t2"))
+	defer srv.Close()
+	client := srv.Client()
+	get := func(path string) *http.Response {
+		t.Helper()
+		resp, err := client.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	resp := get("/a/respond?h=Cache-Control:max-age=5&h=Server:x&h=Server:y&status=201")
+	if resp.StatusCode != 201 || resp.Header.Get("Cache-Control") != "max-age=5" ||
+		strings.Join(resp.Header.Values("Server"), ",") != "x,y" {
+		t.Errorf("respond = %d %v", resp.StatusCode, resp.Header)
+	}
+	get("/ping")
+	var h struct{ Hits int64 }
+	resp, err := client.Get(srv.URL + "/x/hits")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&h); err != nil || h.Hits != 1 {
+		t.Errorf("hits = %d (%v), want 1", h.Hits, err)
+	}
+	resp.Body.Close()
+
+	t.Setenv("FAIL_STATUS", "503")
+	failing := httptest.NewServer(newApp("t3"))
+	defer failing.Close()
+	for path, want := range map[string]int{"/a/x": 503, "/a/status?code=200": 503, "/ping": 200, "/health": 200} {
+		resp, err := failing.Client().Get(failing.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("FAIL_STATUS=503: GET %s = %d, want %d", path, resp.StatusCode, want)
+		}
+	}
+}
