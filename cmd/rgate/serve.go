@@ -20,6 +20,7 @@ import (
 	"github.com/rgate/rgate/internal/gateway"
 	"github.com/rgate/rgate/internal/metrics"
 	"github.com/rgate/rgate/internal/mw/accesslog"
+	"github.com/rgate/rgate/internal/recent"
 	"github.com/rgate/rgate/internal/route"
 	"github.com/rgate/rgate/internal/stats"
 )
@@ -28,6 +29,9 @@ import (
 // list before accepting traffic, so the first requests do not see an empty
 // table. When Docker is unreachable, serving starts anyway.
 const firstSnapshotWait = 2 * time.Second
+
+// recentRequests is how many finished requests /requests can show.
+const recentRequests = 1000
 
 // serve runs the gateway until SIGINT or SIGTERM, then drains in-flight
 // requests for at most the configured grace period.
@@ -48,7 +52,9 @@ func serve(cfg *config.Config, o options, log *slog.Logger) error {
 		Table:  func() *route.Table { return gw.Table() },
 		Config: func() admin.ConfigState { return configState(gw, o.config) },
 	}
-	gwOpts := gateway.Options{Stats: store, Metrics: mets, AccessLog: accesslog.New(os.Stdout), Log: log}
+	ring := recent.New(recentRequests)
+	adminOpts.Recent = ring
+	gwOpts := gateway.Options{Stats: store, Metrics: mets, AccessLog: accesslog.New(os.Stdout), Recent: ring, Log: log}
 
 	var watcher *docker.Watcher
 	if usesDocker(cfg) {

@@ -5,9 +5,11 @@ package admin
 import (
 	"encoding/json"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/rgate/rgate/internal/docker"
+	"github.com/rgate/rgate/internal/recent"
 	"github.com/rgate/rgate/internal/route"
 	"github.com/rgate/rgate/internal/stats"
 )
@@ -24,6 +26,11 @@ type Options struct {
 	Config func() ConfigState
 	// Metrics serves /metrics; nil: no /metrics.
 	Metrics http.Handler
+	// Explain answers /explain?path=...: why a path goes where it goes.
+	// nil: /explain answers 404.
+	Explain func(path string) any
+	// Recent holds the last requests for /requests; nil: 404.
+	Recent  *recent.Ring
 	Version string
 	Started time.Time
 }
@@ -38,10 +45,13 @@ type ConfigState struct {
 	LastReloadError string    `json:"last_reload_error"`
 }
 
-var paths = map[string]bool{"/stats": true, "/health": true, "/metrics": true}
+var paths = map[string]bool{
+	"/stats": true, "/health": true, "/metrics": true, "/explain": true, "/requests": true, "/dashboard": true,
+}
 
-// IsPath reports whether p is an admin endpoint.
-func IsPath(p string) bool { return paths[p] }
+// IsPath reports whether p is an admin endpoint: one of the paths above, or
+// a dashboard asset under /dashboard/.
+func IsPath(p string) bool { return paths[p] || strings.HasPrefix(p, "/dashboard/") }
 
 // New returns the admin handler.
 func New(o Options) http.Handler {
@@ -53,19 +63,27 @@ func New(o Options) http.Handler {
 	} else {
 		mux.HandleFunc("/metrics", http.NotFound)
 	}
+	mux.HandleFunc("/explain", o.explain)
+	mux.HandleFunc("/requests", o.requests)
+	mux.HandleFunc("/dashboard", o.dashboard)
+	mux.HandleFunc("/dashboard/", o.dashboard)
 	return mux
 }
 
 func (o Options) health(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, r, o.describe())
+}
+
+// writeJSON answers GET/HEAD with v as indented JSON, anything else with 405.
+func writeJSON(w http.ResponseWriter, r *http.Request, v any) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	body := o.describe()
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	_ = enc.Encode(body)
+	_ = enc.Encode(v)
 }

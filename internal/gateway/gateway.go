@@ -18,6 +18,7 @@ import (
 	"github.com/rgate/rgate/internal/mw/accesslog"
 	"github.com/rgate/rgate/internal/mw/reqid"
 	"github.com/rgate/rgate/internal/proxy"
+	"github.com/rgate/rgate/internal/recent"
 	"github.com/rgate/rgate/internal/reqinfo"
 	"github.com/rgate/rgate/internal/route"
 	"github.com/rgate/rgate/internal/stats"
@@ -30,6 +31,8 @@ type Options struct {
 	Metrics *metrics.Metrics
 	// AccessLog writes the access log when the config enables it.
 	AccessLog *accesslog.Logger
+	// Recent, when set, keeps the last requests for /requests.
+	Recent    *recent.Ring
 	Transport http.RoundTripper // default: proxy.NewTransport with defaults
 	Log       *slog.Logger
 	// Admin serves the admin endpoints on the traffic port; nil when they
@@ -45,6 +48,7 @@ type Gateway struct {
 	global    *stats.Series
 	metrics   *metrics.Metrics
 	accessLog *accesslog.Logger
+	recent    *recent.Ring
 	log       *slog.Logger
 	admin     http.Handler
 	isAdmin   func(string) bool
@@ -68,6 +72,7 @@ func New(cfg *config.Config, o Options) *Gateway {
 		global:    o.Stats.Global(),
 		metrics:   o.Metrics,
 		accessLog: o.AccessLog,
+		recent:    o.Recent,
 		log:       o.Log,
 		admin:     o.Admin,
 		isAdmin:   o.IsAdmin,
@@ -152,6 +157,13 @@ func (g *Gateway) finish(rw *respWriter, r *http.Request, t *route.Table) {
 	}
 	if t.AccessLog && g.accessLog != nil {
 		g.accessLog.Log(info, r, end)
+	}
+	if g.recent != nil {
+		g.recent.Add(&recent.Record{
+			Time: info.Start, RequestID: info.ID, Method: r.Method, Path: r.URL.Path,
+			Route: info.Route, Backend: info.Backend, Container: info.Container, Upstream: info.Upstream,
+			Status: info.Status, LatencyMs: float64(d.Microseconds()) / 1000, Cache: info.Cache, Retries: info.Retries,
+		})
 	}
 	putWriter(rw)
 }
