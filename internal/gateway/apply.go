@@ -95,6 +95,15 @@ func (g *Gateway) rebuild() {
 	prev := g.table.Swap(next)
 	logChanges(g.log, prev, next)
 	g.health.Sync(healthTargets(next))
+	g.warm.Sync(allUpstreams(next))
+}
+
+func allUpstreams(t *route.Table) []*upstream.Upstream {
+	var out []*upstream.Upstream
+	for _, b := range t.Backends {
+		out = append(out, b.Upstreams...)
+	}
+	return out
 }
 
 func healthTargets(t *route.Table) []health.Target {

@@ -114,22 +114,26 @@ func (f *forwarder) attempt(ex *exchange, out *http.Request) {
 }
 
 // failed records a failed attempt and reports whether another may follow.
+// A connect error means the request never reached the upstream; any other
+// failure before response headers (a reset, an EOF from a container that
+// was just killed) may have reached it, so only a request that is safe to
+// repeat goes again, and only when the route's timeout has not passed.
 func (f *forwarder) failed(ex *exchange, err error) (again bool) {
-	if errors.Is(context.Cause(ex.Context), httperr.ErrUpstreamTimeout) || ex.Context.Err() != nil {
+	if ex.Context.Err() != nil {
 		return false
 	}
-	var rs retryStatusError
-	switch {
-	case httperr.IsConnectError(err):
+	if httperr.IsConnectError(err) {
 		if ex.up.ReportConnectFailure(f.rt.Backend.Passive) {
 			f.g.log.Warn("upstream ejected after connect failures", "backend", f.rt.Backend.Name,
 				"container", ex.up.Container, "upstream", ex.up.Host, "for", f.rt.Backend.Passive.EjectFor, "error", err)
 		}
 		return true
-	case errors.As(err, &rs):
+	}
+	var rs retryStatusError
+	if errors.As(err, &rs) {
 		return true
 	}
-	return false
+	return ex.maxAttempts > 1 // idempotent: the failure before headers may be retried
 }
 
 // finalError is what the client is told when no attempt produced an answer.

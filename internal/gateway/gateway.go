@@ -53,6 +53,7 @@ type Gateway struct {
 	admin     http.Handler
 	isAdmin   func(string) bool
 	health    *health.Checker
+	warm      *health.Warmer
 	apply     applier
 }
 
@@ -77,6 +78,7 @@ func New(cfg *config.Config, o Options) *Gateway {
 		admin:     o.Admin,
 		isAdmin:   o.IsAdmin,
 		health:    health.NewChecker(nil, o.Log),
+		warm:      health.NewWarmer(o.Log),
 	}
 	g.proxy = proxy.New(o.Transport, proxy.Hooks{Rewrite: rewrite, ModifyResponse: modifyResponse, ErrorHandler: proxyError})
 	g.apply.deps = route.Deps{
@@ -89,8 +91,15 @@ func New(cfg *config.Config, o Options) *Gateway {
 	return g
 }
 
-// Close stops the health checks.
-func (g *Gateway) Close() { g.health.Close() }
+// Close stops the health checks and warm-up probes and closes idle
+// upstream connections.
+func (g *Gateway) Close() {
+	g.health.Close()
+	g.warm.Close()
+	if t, ok := g.proxy.Transport.(interface{ CloseIdleConnections() }); ok {
+		t.CloseIdleConnections()
+	}
+}
 
 // Table returns the table currently serving.
 func (g *Gateway) Table() *route.Table { return g.table.Load() }

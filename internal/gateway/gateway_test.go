@@ -36,7 +36,9 @@ func newGateway(t testing.TB, urls ...string) (*Gateway, *stats.Store) {
 		},
 	}
 	st := stats.NewStore()
-	return New(cfg, Options{Stats: st}), st
+	g := New(cfg, Options{Stats: st})
+	t.Cleanup(g.Close)
+	return g, st
 }
 
 func serve(g http.Handler, r *http.Request) *http.Response {

@@ -112,5 +112,7 @@ func (l *logBuffer) logger() *slog.Logger {
 }
 
 func containerUpstream(reg *upstream.Registry, host string) *upstream.Upstream {
-	return reg.Get(upstream.Key{Scheme: "http", Host: host, ContainerID: "id-" + host, Container: "c-" + host})
+	u := reg.Get(upstream.Key{Scheme: "http", Host: host, ContainerID: "id-" + host, Container: "c-" + host})
+	u.SetReady() // past warm-up (warm_test.go covers warming)
+	return u
 }

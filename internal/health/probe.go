@@ -101,6 +101,7 @@ func (p *prober) probe(ctx context.Context) error {
 func (p *prober) record(err error) {
 	if err == nil {
 		p.fails = 0
+		p.u.SetReady() // it answered over HTTP: its port accepts
 		if p.passes < p.check.HealthyAfter {
 			p.passes++
 		}

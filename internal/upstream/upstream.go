@@ -96,6 +96,9 @@ type Upstream struct {
 	ejectedUntil atomic.Int64
 	// active is the last active-check verdict; nil means unknown.
 	active atomic.Pointer[verdict]
+	// warming is true for a new container until its port has accepted a
+	// connection (see SetReady).
+	warming atomic.Bool
 }
 
 // verdict is an immutable active-health result, swapped as a whole so that
@@ -123,17 +126,33 @@ type Health struct {
 	// total ever sent (counted in Acquire).
 	InFlight int64
 	Requests uint64
+	// Warming is true for a new container whose port has not accepted a
+	// connection yet.
+	Warming bool
 }
 
+// newUpstream returns the state of a new upstream. A container starts
+// warming: a container that Docker reports running may not listen yet, and
+// it gets traffic only once its port accepts (or as a last resort when no
+// other upstream is available). Static URLs are taken as ready.
 func newUpstream(k Key) *Upstream {
-	return &Upstream{
+	u := &Upstream{
 		Scheme:      k.Scheme,
 		Host:        k.Host,
 		ContainerID: k.ContainerID,
 		Container:   k.Container,
 		born:        time.Now(),
 	}
+	u.warming.Store(k.ContainerID != "")
+	return u
 }
+
+// Warming reports whether u is a new container whose port has not accepted
+// a connection yet.
+func (u *Upstream) Warming() bool { return u.warming.Load() }
+
+// SetReady ends warming: the upstream's port accepted a connection.
+func (u *Upstream) SetReady() { u.warming.Store(false) }
 
 // Key returns u's identity.
 func (u *Upstream) Key() Key {
@@ -144,9 +163,9 @@ func (u *Upstream) Key() Key {
 func (u *Upstream) Static() bool { return u.ContainerID == "" }
 
 // Available reports whether u should get new requests: it is not actively
-// unhealthy and not passively ejected right now.
+// unhealthy, not warming and not passively ejected right now.
 func (u *Upstream) Available() bool {
-	if u.ActiveDown() {
+	if u.ActiveDown() || u.warming.Load() {
 		return false
 	}
 	until := u.ejectedUntil.Load()
@@ -210,6 +229,9 @@ func (u *Upstream) ReportSuccess() {
 	if u.failures.Load() != 0 {
 		u.failures.Store(0)
 	}
+	if u.warming.Load() { // it answered: it is certainly listening
+		u.warming.Store(false)
+	}
 }
 
 // SetActive records an active health check's verdict. reason says why the
@@ -244,6 +266,7 @@ func (u *Upstream) Health() Health {
 		ConsecutiveFailures: int(u.failures.Load()),
 		InFlight:            u.inFlight.Load(),
 		Requests:            u.requests.Load(),
+		Warming:             u.warming.Load(),
 	}
 	if v := u.active.Load(); v != nil {
 		h.Active, h.ActiveReason = ActiveHealthy, v.reason

@@ -8,7 +8,9 @@ import (
 )
 
 func newTestUpstream() *Upstream {
-	return NewRegistry().Get(Key{Scheme: "http", Host: "10.0.0.1:8080", ContainerID: "abc", Container: "web-1"})
+	u := NewRegistry().Get(Key{Scheme: "http", Host: "10.0.0.1:8080", ContainerID: "abc", Container: "web-1"})
+	u.SetReady() // past warm-up; TestWarming covers it
+	return u
 }
 
 func TestPassiveEjection(t *testing.T) {
@@ -258,4 +260,26 @@ func BenchmarkAcquireRelease(b *testing.B) {
 			u.Release()
 		}
 	})
+}
+
+func TestWarming(t *testing.T) {
+	t.Parallel()
+	reg := NewRegistry()
+	c := reg.Get(Key{Scheme: "http", Host: "10.0.0.1:80", ContainerID: "abc"})
+	s := reg.Get(Key{Scheme: "http", Host: "10.0.0.2:80"})
+	if !c.Warming() || c.Available() || !c.Health().Warming {
+		t.Error("a new container must be warming and unavailable")
+	}
+	if s.Warming() || !s.Available() {
+		t.Error("a static URL must be ready at once")
+	}
+	c.ReportSuccess() // an answer proves the port listens
+	if c.Warming() || !c.Available() {
+		t.Error("still warming after a successful answer")
+	}
+	d := reg.Get(Key{Scheme: "http", Host: "10.0.0.3:80", ContainerID: "def"})
+	d.SetReady()
+	if d.Warming() {
+		t.Error("SetReady did not end warming")
+	}
 }
