@@ -161,6 +161,9 @@ func rewrite(pr *httputil.ProxyRequest) {
 		return
 	}
 	pr.Out.URL.Scheme, pr.Out.URL.Host = ex.up.Scheme, ex.up.Host
+	// Set here, after ReverseProxy removed the headers the client named in
+	// Connection, so a client cannot strip the id rgate adds.
+	pr.Out.Header[reqid.Header] = pr.In.Header[reqid.Header]
 	if ex.rt.StripPrefix {
 		stripPrefix(pr.Out.URL, ex.rt.Prefix)
 	}

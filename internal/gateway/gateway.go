@@ -110,6 +110,15 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.admin.ServeHTTP(w, r)
 		return
 	}
+	if len(r.TransferEncoding) > 0 {
+		// net/http has already dropped a Content-Length sent beside
+		// Transfer-Encoding (RFC 9112 6.1: the chunked framing wins), so
+		// such a request cannot be told apart here; the RFC also asks for
+		// the connection to be closed after it, so close after every
+		// chunked request. Nothing left in the buffer can then be read
+		// as a smuggled request.
+		w.Header().Set("Connection", "close")
+	}
 	rw := getWriter(w)
 	rw.info.Start = time.Now()
 	rw.info.ID = reqid.Get(r.Header.Get(reqid.Header))

@@ -433,3 +433,48 @@ type discardWriter struct{ h http.Header }
 func (d discardWriter) Header() http.Header         { return d.h }
 func (d discardWriter) Write(p []byte) (int, error) { return len(p), nil }
 func (d discardWriter) WriteHeader(int)             {}
+
+func TestConnectionHeaderCannotStripAddedHeaders(t *testing.T) {
+	t.Parallel()
+	be := echoBackend(t, "one")
+	g, _ := newGateway(t, be.URL)
+	r := httptest.NewRequest("GET", "/a", nil)
+	r.Header.Set("Connection", "X-Request-Id, X-Forwarded-For, X-Forwarded-Proto")
+	res := serve(g, r)
+	var got struct{ Headers http.Header }
+	if err := json.NewDecoder(res.Body).Decode(&got); err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range []string{"X-Request-Id", "X-Forwarded-For", "X-Forwarded-Proto"} {
+		if got.Headers.Get(h) == "" {
+			t.Errorf("%s stripped by the client's Connection header", h)
+		}
+	}
+	if got.Headers.Get("X-Request-Id") != res.Header.Get("X-Request-Id") {
+		t.Error("upstream and client see different request ids")
+	}
+}
+
+func TestChunkedRequestClosesConnection(t *testing.T) {
+	t.Parallel()
+	be := echoBackend(t, "one")
+	g, _ := newGateway(t, be.URL)
+	front := httptest.NewServer(g)
+	t.Cleanup(front.Close)
+	c, err := net.Dial("tcp", front.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	// Content-Length and Transfer-Encoding together, and a second request
+	// hidden where the Content-Length framing would end the first
+	fmt.Fprint(c, "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /a/smuggled HTTP/1.1\r\nHost: x\r\n\r\n")
+	all, _ := io.ReadAll(c) // returns when the gateway closes the connection
+	if n := strings.Count(string(all), "HTTP/1.1 "); n != 1 {
+		t.Errorf("got %d answers, want 1 and the connection closed:\n%s", n, all)
+	}
+	if strings.Contains(string(all), "smuggled") {
+		t.Error("the hidden request was served")
+	}
+}
