@@ -111,6 +111,10 @@ type Server struct {
 	// MaxHeaderBytes caps the size of a request's header block; a larger
 	// one gets 431. Default 1MiB.
 	MaxHeaderBytes Size `yaml:"max_header_bytes"`
+	// TrustedProxies are the addresses (IPs or CIDR ranges) of proxies in
+	// front of rgate whose X-Forwarded-For/-Proto/-Host are believed. From
+	// any other client those headers are replaced. Default none.
+	TrustedProxies []string `yaml:"trusted_proxies"`
 }
 
 // Duration is a time.Duration written as a Go duration string ("30s", "1m").

@@ -11,6 +11,11 @@ func (ch *checker) policies(c *Config) {
 	if c.Server.MaxHeaderBytes < 0 {
 		ch.add("server.max_header_bytes", "must not be negative, got %d", c.Server.MaxHeaderBytes)
 	}
+	for i, p := range c.Server.TrustedProxies {
+		if _, err := ParsePrefix(p); err != nil {
+			ch.add("server.trusted_proxies["+strconv.Itoa(i)+"]", "%v", err)
+		}
+	}
 	for i, r := range c.Routes {
 		at := "routes[" + strconv.Itoa(i) + "]"
 		if r.Retries != nil && (*r.Retries < 0 || *r.Retries > 10) {

@@ -189,7 +189,7 @@ func TestApplyDefaults(t *testing.T) {
 				ShutdownGrace:     Duration(DefaultShutdownGrace),
 				MaxHeaderBytes:    DefaultMaxHeaderBytes,
 			}
-			if cfg.Server != want {
+			if !reflect.DeepEqual(cfg.Server, want) {
 				t.Errorf("server = %+v, want %+v", cfg.Server, want)
 			}
 		})

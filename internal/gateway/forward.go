@@ -34,6 +34,7 @@ type exchange struct {
 	context.Context
 	rt          *route.Route
 	up          *upstream.Upstream
+	trustedPeer bool
 	attempt     int
 	maxAttempts int
 	tried       uint64
@@ -85,6 +86,9 @@ func (f *forwarder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		out.Body = http.MaxBytesReader(w, r.Body, rt.MaxBodyBytes)
 	}
 	info := reqinfo.From(w)
+	if info != nil {
+		ex.trustedPeer = info.ViaTrustedProxy
+	}
 	for ; ex.attempt < ex.maxAttempts; ex.attempt++ {
 		i := b.Picker.Pick(b.Upstreams, ex.tried)
 		if i < 0 {
@@ -161,6 +165,7 @@ func rewrite(pr *httputil.ProxyRequest) {
 		return
 	}
 	pr.Out.URL.Scheme, pr.Out.URL.Host = ex.up.Scheme, ex.up.Host
+	setForwarded(pr, ex.trustedPeer)
 	// Set here, after ReverseProxy removed the headers the client named in
 	// Connection, so a client cannot strip the id rgate adds.
 	pr.Out.Header[reqid.Header] = pr.In.Header[reqid.Header]

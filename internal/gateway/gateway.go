@@ -124,6 +124,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rw.info.ID = reqid.Get(r.Header.Get(reqid.Header))
 	r.Header.Set(reqid.Header, rw.info.ID)
 	t := g.table.Load()
+	rw.info.ClientIP, rw.info.ViaTrustedProxy = clientIP(r, t.Trusted)
 	defer g.finish(rw, r, t)
 
 	rt, ok := lookup(t, r)

@@ -55,7 +55,7 @@ type Hooks struct {
 	// Rewrite runs after ReverseProxy has removed hop-by-hop headers
 	// (including those the client named in Connection) and the client's
 	// Forwarded/X-Forwarded-* headers; it must set pr.Out.URL's scheme and
-	// host. X-Forwarded-* are set before it runs.
+	// host, and X-Forwarded-* (pr.SetXForwarded).
 	Rewrite func(*httputil.ProxyRequest)
 	// ModifyResponse may edit the upstream's answer, or return an error to
 	// discard it (the error then goes to ErrorHandler).
@@ -68,10 +68,7 @@ type Hooks struct {
 // New returns the reverse proxy.
 func New(rt http.RoundTripper, h Hooks) *httputil.ReverseProxy {
 	return &httputil.ReverseProxy{
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.SetXForwarded()
-			h.Rewrite(pr)
-		},
+		Rewrite:        h.Rewrite,
 		ModifyResponse: h.ModifyResponse,
 		Transport:      rt,
 		BufferPool:     newBufferPool(32 << 10),

@@ -40,6 +40,13 @@ type Info struct {
 	Retries int
 	// RateLimited is true when a rate limit answered 429.
 	RateLimited bool
+	// ClientIP is the client's address: the connection's, or, when the
+	// connection comes from a trusted proxy, the nearest address in
+	// X-Forwarded-For that is not a trusted proxy.
+	ClientIP string
+	// ViaTrustedProxy is true when the connection comes from a trusted
+	// proxy, whose X-Forwarded-* headers are then passed on.
+	ViaTrustedProxy bool
 }
 
 // Carrier is implemented by the gateway's ResponseWriter.

@@ -1,6 +1,7 @@
 package route
 
 import (
+	"cmp"
 	"fmt"
 	"net"
 	"slices"
@@ -20,26 +21,55 @@ const (
 // Eligible decides whether container c (which already matches backend b's
 // labels) can serve, and where. It returns the upstream "host:port", or a
 // reason it cannot serve; warn marks reasons that are configuration
-// mistakes worth a warning rather than ordinary lifecycle states.
+// mistakes worth a warning rather than ordinary lifecycle states. When
+// several reasons apply it gives the first of: disabled, not running, not
+// healthy, no address; Explain lists them all, in the same words.
 func Eligible(c *docker.Container, b config.Backend) (host, reason string, warn bool) {
-	if c.Labels[LabelEnable] == "false" {
-		return "", "disabled by label " + LabelEnable + "=false", false
+	if r := disabledReason(c); r != "" {
+		return "", r, false
 	}
-	if c.State != "running" {
-		return "", "not running (state " + c.State + ")", false
+	if r := cmp.Or(stateReason(c), healthReason(c)); r != "" {
+		return "", r, false
 	}
-	if c.Health != "" && c.Health != "healthy" {
-		return "", "health is " + c.Health, false
-	}
-	port, reason := containerPort(c, b)
-	if reason != "" {
-		return "", reason, true
-	}
-	host, reason = containerHost(c, b, port)
+	host, reason = address(c, b)
 	if reason != "" {
 		return "", reason, true
 	}
 	return host, "", false
+}
+
+// disabledReason says why c opted out with rgate.enable=false, or "".
+func disabledReason(c *docker.Container) string {
+	if c.Labels[LabelEnable] == "false" {
+		return "disabled by " + LabelEnable + "=false"
+	}
+	return ""
+}
+
+// stateReason says why c is not running, or "".
+func stateReason(c *docker.Container) string {
+	if c.State != "running" {
+		return "not running (state " + c.State + ")"
+	}
+	return ""
+}
+
+// healthReason says why c's Docker HEALTHCHECK keeps it out, or "".
+func healthReason(c *docker.Container) string {
+	if c.Health != "" && c.Health != "healthy" {
+		return "not healthy (docker health is " + c.Health + ")"
+	}
+	return ""
+}
+
+// address resolves the "host:port" at which rgate reaches c for backend b,
+// or says why it cannot.
+func address(c *docker.Container, b config.Backend) (host, reason string) {
+	port, reason := containerPort(c, b)
+	if reason != "" {
+		return "", reason
+	}
+	return containerHost(c, b, port)
 }
 
 // containerPort picks the container-side port: label rgate.port, else the
@@ -49,7 +79,7 @@ func containerPort(c *docker.Container, b config.Backend) (uint16, string) {
 	if v, ok := c.Labels[LabelPort]; ok {
 		p, err := strconv.ParseUint(v, 10, 16)
 		if err != nil || p == 0 {
-			return 0, fmt.Sprintf("label %s=%q is not a port number (1-65535)", LabelPort, v)
+			return 0, fmt.Sprintf("no usable port: label %s=%q is not a port number (1-65535)", LabelPort, v)
 		}
 		return uint16(p), ""
 	}

@@ -38,6 +38,11 @@ func Compile(cfg *config.Config, snap docker.Snapshot, deps Deps) *Table {
 	defer st.mu.Unlock()
 
 	t := &Table{Default: compileDefault(cfg.DefaultResponse), AccessLog: cfg.AccessLog.Enabled}
+	for _, p := range cfg.Server.TrustedProxies {
+		if pfx, err := config.ParsePrefix(p); err == nil { // validated already
+			t.Trusted = append(t.Trusted, pfx)
+		}
+	}
 	byName := make(map[string]*Backend, len(cfg.Backends))
 	var live []*upstream.Upstream
 	for _, bc := range cfg.Backends {

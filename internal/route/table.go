@@ -7,6 +7,7 @@ package route
 
 import (
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/rgate/rgate/internal/config"
@@ -34,6 +35,8 @@ type Table struct {
 	Backends []*Backend
 	// AccessLog is true when access_log.enabled is set.
 	AccessLog bool
+	// Trusted are the proxies whose X-Forwarded-* headers are believed.
+	Trusted []netip.Prefix
 }
 
 type prefixSet struct {

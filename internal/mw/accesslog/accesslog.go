@@ -105,7 +105,11 @@ func appendLine(b []byte, info *reqinfo.Info, r *http.Request, end time.Time) []
 	b = appendStringField(b, `,"cache":`, info.Cache)
 	b = append(b, `,"retries":`...)
 	b = strconv.AppendInt(b, int64(info.Retries), 10)
-	b = appendStringField(b, `,"client_ip":`, clientHost(r.RemoteAddr))
+	ip := info.ClientIP
+	if ip == "" {
+		ip = clientHost(r.RemoteAddr)
+	}
+	b = appendStringField(b, `,"client_ip":`, ip)
 	b = appendStringField(b, `,"user_agent":`, r.UserAgent())
 	return append(b, '}', '\n')
 }

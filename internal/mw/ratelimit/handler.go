@@ -39,7 +39,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	l := h.l
 	now := time.Now()
 	t := l.tierOf(r.Header)
-	key, slot := l.clientKey(r, t)
+	key, slot := l.clientKey(r, t, w)
 	s := l.shardFor(key)
 	b := l.bucket(s, slot, key, now)
 	ok := b.AllowN(now, 1)
@@ -89,11 +89,14 @@ func (l *Limiter) tierOf(h http.Header) *tier {
 // clientKey returns the request's client key and the map slot of tier t it
 // belongs to: the key header's value (bounded by boundKey), else the client
 // IP.
-func (l *Limiter) clientKey(r *http.Request, t *tier) (string, int) {
+func (l *Limiter) clientKey(r *http.Request, t *tier, w http.ResponseWriter) (string, int) {
 	if l.keyHeader != "" {
 		if v := r.Header[l.keyHeader]; len(v) > 0 && v[0] != "" {
 			return boundKey(v[0]), t.slot
 		}
+	}
+	if info := reqinfo.From(w); info != nil && info.ClientIP != "" {
+		return info.ClientIP, t.slot + 1 // the gateway's view: behind trusted proxies, the real client
 	}
 	return hostOf(r.RemoteAddr), t.slot + 1
 }

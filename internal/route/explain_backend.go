@@ -1,0 +1,253 @@
+package route
+
+import (
+	"cmp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rgate/rgate/internal/config"
+	"github.com/rgate/rgate/internal/docker"
+	"github.com/rgate/rgate/internal/mw/breaker"
+	"github.com/rgate/rgate/internal/upstream"
+)
+
+// BackendExplanation lists everything that could serve a backend and
+// whether it does.
+type BackendExplanation struct {
+	Name string `json:"name"`
+	// MatchLabels is the backend's selector, as configured.
+	MatchLabels []string `json:"match_labels"`
+	// Breaker is the circuit breaker's state; nil when it has none.
+	Breaker *breaker.State `json:"breaker,omitempty"`
+	// Serving counts the containers and URLs whose verdict is serving.
+	Serving int `json:"serving"`
+	// Containers are every container that carries at least one of the
+	// selector's key=value pairs: serving ones first, then by name.
+	Containers []ContainerExplanation `json:"containers"`
+	// URLs are the backend's static urls, in config order.
+	URLs []URLExplanation `json:"urls"`
+}
+
+// ContainerExplanation is one container and its verdict.
+type ContainerExplanation struct {
+	ID    string `json:"id"` // short, as docker ps shows it
+	Name  string `json:"name"`
+	Image string `json:"image"`
+	State string `json:"state"`
+	// Health is the Docker HEALTHCHECK status, "none" without one.
+	Health string `json:"health"`
+	// Labels are those that bear on the verdict: the selector's keys and
+	// rgate's own (rgate.enable, rgate.port, rgate.network).
+	Labels map[string]string `json:"labels"`
+	// Address is where rgate reaches it ("host:port"), when resolvable.
+	Address string `json:"address,omitempty"`
+	// Verdict is VerdictServing or VerdictExcluded, with Reasons for the
+	// latter.
+	Verdict string   `json:"verdict"`
+	Reasons []string `json:"reasons"`
+}
+
+// URLExplanation is one static url and its verdict.
+type URLExplanation struct {
+	URL     string   `json:"url"`
+	Verdict string   `json:"verdict"`
+	Reasons []string `json:"reasons"`
+}
+
+// ExplainBackend explains b, compiled from bc and snap: every container of
+// snap that carries any of b's selector pairs, and every static url, each
+// with its verdict. Reasons come in this order, all that apply:
+//
+//  1. what Docker says: "not running (state S)", "not healthy (docker
+//     health is H)";
+//  2. the selector: "missing label K=V", "label K has value W, want V";
+//  3. "disabled by rgate.enable=false";
+//  4. the address, judged for running containers only (Docker lists no
+//     ports for others): "no usable port: ...", "ambiguous network: ...",
+//     "not attached to network ...", "no IP address: ...";
+//  5. for upstreams in the table, their live state: "breaker open",
+//     "ejected after connect failures (until T)", "failing health check:
+//     R".
+//
+// Reasons 1-4 are the checks Compile makes (Matches, Eligible), worded as
+// in the table's Skipped list; a container they pass is in b.Upstreams.
+func ExplainBackend(b *Backend, bc config.Backend, snap docker.Snapshot) BackendExplanation {
+	be := BackendExplanation{Name: b.Name, MatchLabels: nonNil(slices.Clone(bc.MatchLabels)),
+		Containers: []ContainerExplanation{}, URLs: []URLExplanation{}}
+	st, open := breakerOpen(b)
+	be.Breaker = st
+	inTable := map[string]*upstream.Upstream{}
+	for _, u := range b.Upstreams {
+		if u.Static() {
+			be.URLs = append(be.URLs, explainURL(u, open))
+			continue
+		}
+		inTable[u.ContainerID] = u
+	}
+	for i := range snap.Containers {
+		c := &snap.Containers[i]
+		if carriesAny(b.Selector, c.Labels) {
+			be.Containers = append(be.Containers, explainContainer(c, b.Selector, bc, inTable[c.ID], open))
+		}
+	}
+	slices.SortStableFunc(be.Containers, func(x, y ContainerExplanation) int {
+		return cmp.Or(cmp.Compare(verdictRank(x.Verdict), verdictRank(y.Verdict)), strings.Compare(x.Name, y.Name))
+	})
+	for _, c := range be.Containers {
+		if c.Verdict == VerdictServing {
+			be.Serving++
+		}
+	}
+	for _, u := range be.URLs {
+		if u.Verdict == VerdictServing {
+			be.Serving++
+		}
+	}
+	return be
+}
+
+func verdictRank(v string) int {
+	if v == VerdictServing {
+		return 0
+	}
+	return 1
+}
+
+// carriesAny reports whether labels has at least one key=value pair of sel.
+func carriesAny(sel, labels map[string]string) bool {
+	for k, v := range sel {
+		if got, ok := labels[k]; ok && got == v {
+			return true
+		}
+	}
+	return false
+}
+
+// explainContainer gives c's verdict for the backend with selector sel and
+// config bc; u is c's upstream when the table has it (nil otherwise).
+func explainContainer(c *docker.Container, sel map[string]string, bc config.Backend, u *upstream.Upstream, breakerOpen bool) ContainerExplanation {
+	ce := ContainerExplanation{ID: shortID(c.ID), Name: c.Name, Image: c.Image, State: c.State,
+		Health: cmp.Or(c.Health, "none"), Labels: relevantLabels(c.Labels, sel)}
+	var rs []string
+	rs = appendReason(rs, stateReason(c))
+	rs = appendReason(rs, healthReason(c))
+	rs = append(rs, labelReasons(sel, c.Labels)...)
+	rs = appendReason(rs, disabledReason(c))
+	addr, why := address(c, bc)
+	ce.Address = addr
+	if c.State == "running" {
+		rs = appendReason(rs, why)
+	}
+	switch {
+	case u != nil:
+		ce.Address = u.Host
+		rs = append(rs, liveReasons(u, breakerOpen)...)
+	case len(rs) == 0:
+		// Only when the table was compiled from another snapshot.
+		rs = append(rs, "not in the routing table yet")
+	}
+	ce.Verdict, ce.Reasons = verdict(rs)
+	return ce
+}
+
+func explainURL(u *upstream.Upstream, breakerOpen bool) URLExplanation {
+	ue := URLExplanation{URL: u.Scheme + "://" + u.Host}
+	ue.Verdict, ue.Reasons = verdict(liveReasons(u, breakerOpen))
+	return ue
+}
+
+func verdict(reasons []string) (string, []string) {
+	if len(reasons) == 0 {
+		return VerdictServing, []string{}
+	}
+	return VerdictExcluded, reasons
+}
+
+// liveReasons says why upstream u, which the table has, gets no traffic
+// now: the backend's breaker is open, u is passively ejected, or its active
+// health check fails.
+func liveReasons(u *upstream.Upstream, breakerOpen bool) []string {
+	var rs []string
+	if breakerOpen {
+		rs = append(rs, "breaker open")
+	}
+	h := u.Health()
+	if h.Ejected {
+		rs = append(rs, "ejected after connect failures (until "+h.EjectedUntil.Format(time.RFC3339)+")")
+	}
+	if h.Active == upstream.ActiveUnhealthy {
+		rs = append(rs, "failing health check: "+cmp.Or(h.ActiveReason, "no reason given"))
+	}
+	return rs
+}
+
+// labelReasons lists, by key, each pair of sel that labels lacks.
+func labelReasons(sel, labels map[string]string) []string {
+	var rs []string
+	for _, k := range sortedKeys(sel) {
+		want := sel[k]
+		got, ok := labels[k]
+		switch {
+		case !ok:
+			rs = append(rs, "missing label "+k+"="+want)
+		case got != want:
+			rs = append(rs, "label "+k+" has value "+quoteIfOdd(got)+", want "+quoteIfOdd(want))
+		}
+	}
+	return rs
+}
+
+// quoteIfOdd quotes a label value that would read ambiguously bare (empty,
+// or with spaces or commas).
+func quoteIfOdd(v string) string {
+	if v == "" || strings.ContainsAny(v, " ,\t\"") {
+		return strconv.Quote(v)
+	}
+	return v
+}
+
+// relevantLabels picks the labels of sel's keys and rgate's own.
+func relevantLabels(labels, sel map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, v := range labels {
+		_, inSel := sel[k]
+		if inSel || k == LabelEnable || k == LabelPort || k == LabelNetwork {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// nonNil returns s, or an empty slice for nil (JSON [] rather than null).
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func appendReason(rs []string, r string) []string {
+	if r == "" {
+		return rs
+	}
+	return append(rs, r)
+}
+
+// shortID abbreviates a container ID as docker ps does.
+func shortID(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}

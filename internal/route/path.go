@@ -1,0 +1,59 @@
+package route
+
+import (
+	"path"
+	"strings"
+)
+
+// LookupRequest finds the route for a request path as the gateway receives
+// it: p is the decoded path (url.URL.Path) and raw the client's escaping of
+// it (url.URL.RawPath, "" when the canonical escaping is the client's). A
+// path with dot-segments or encoded slashes is also matched in the forms an
+// upstream might normalise it to; when any form would reach a different
+// route, the request is ambiguous and gets no route (ok false), so a crafted
+// path can never reach a backend whose prefix it does not really carry.
+//
+// The common path (no dot-segment, canonical escaping) costs one Lookup and
+// allocates nothing.
+func (t *Table) LookupRequest(p, raw string) (rt *Route, ok bool) {
+	rt = t.Lookup(p)
+	if _, _, ambiguous := t.ambiguity(p, raw, rt); ambiguous {
+		return nil, false
+	}
+	return rt, true
+}
+
+// ambiguity returns the first normalised form of the path (p, raw as in
+// LookupRequest) that Lookup sends to a route other than rt, and that route
+// (nil: the default response).
+func (t *Table) ambiguity(p, raw string, rt *Route) (form string, other *Route, found bool) {
+	if raw == "" && !hasDotSegment(p) {
+		return "", nil, false
+	}
+	for _, alt := range [...]string{cleanPath(p), raw, cleanPath(raw)} {
+		if alt == "" {
+			continue
+		}
+		if o := t.Lookup(alt); o != rt {
+			return alt, o, true
+		}
+	}
+	return "", nil, false
+}
+
+func hasDotSegment(p string) bool {
+	return strings.Contains(p, "/.") || strings.Contains(p, "\\")
+}
+
+// cleanPath resolves dot-segments and backslashes as lenient servers do,
+// keeping a trailing slash.
+func cleanPath(p string) string {
+	if p == "" {
+		return ""
+	}
+	q := path.Clean(strings.ReplaceAll(p, "\\", "/"))
+	if strings.HasSuffix(p, "/") && q != "/" {
+		q += "/"
+	}
+	return q
+}
