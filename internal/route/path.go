@@ -1,6 +1,7 @@
 package route
 
 import (
+	"net/url"
 	"path"
 	"strings"
 )
@@ -27,10 +28,14 @@ func (t *Table) LookupRequest(p, raw string) (rt *Route, ok bool) {
 // LookupRequest) that Lookup sends to a route other than rt, and that route
 // (nil: the default response).
 func (t *Table) ambiguity(p, raw string, rt *Route) (form string, other *Route, found bool) {
-	if raw == "" && !hasDotSegment(p) {
+	if raw == "" && !suspicious(p) {
 		return "", nil, false
 	}
-	for _, alt := range [...]string{cleanPath(p), raw, cleanPath(raw)} {
+	escaped := raw
+	if escaped == "" {
+		escaped = p
+	}
+	for _, alt := range [...]string{cleanPath(p), raw, cleanPath(raw), lenientPath(escaped)} {
 		if alt == "" {
 			continue
 		}
@@ -41,8 +46,11 @@ func (t *Table) ambiguity(p, raw string, rt *Route) (form string, other *Route, 
 	return "", nil, false
 }
 
-func hasDotSegment(p string) bool {
-	return strings.Contains(p, "/.") || strings.Contains(p, "\\")
+// suspicious reports whether a decoded path could mean something else to a
+// lenient server: dot-segments, repeated slashes, backslashes, ";params" or
+// a "%" left after decoding (double encoding).
+func suspicious(p string) bool {
+	return strings.Contains(p, "/.") || strings.Contains(p, "//") || strings.ContainsAny(p, "\\;%")
 }
 
 // cleanPath resolves dot-segments and backslashes as lenient servers do,
@@ -56,4 +64,30 @@ func cleanPath(p string) string {
 		q += "/"
 	}
 	return q
+}
+
+// lenientPath is what the most forgiving upstream might make of an escaped
+// path: percent-decoding repeated (double-encoded dots and slashes),
+// backslashes as slashes, ";params" dropped from each segment (so "..;" is
+// ".."), then dot-segments resolved.
+func lenientPath(escaped string) string {
+	p := escaped
+	for range 3 {
+		d, err := url.PathUnescape(p)
+		if err != nil || d == p {
+			break
+		}
+		p = d
+	}
+	p = strings.ReplaceAll(p, "\\", "/")
+	if strings.IndexByte(p, ';') >= 0 {
+		segs := strings.Split(p, "/")
+		for i, s := range segs {
+			if j := strings.IndexByte(s, ';'); j >= 0 {
+				segs[i] = s[:j]
+			}
+		}
+		p = strings.Join(segs, "/")
+	}
+	return cleanPath(p)
 }

@@ -50,3 +50,20 @@ func BenchmarkNew(b *testing.B) {
 		_ = New()
 	}
 }
+
+// FuzzGet: whatever a client sends, the id used is valid, and a valid one
+// is kept as sent.
+func FuzzGet(f *testing.F) {
+	for _, s := range []string{"abc", "", "a b", "\x00", strings.Repeat("x", 200)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, sent string) {
+		got := Get(sent)
+		if !Valid(got) {
+			t.Fatalf("Get(%q) = %q, not valid", sent, got)
+		}
+		if Valid(sent) && got != sent {
+			t.Fatalf("valid id %q replaced by %q", sent, got)
+		}
+	})
+}
