@@ -98,6 +98,7 @@ func validate(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	path := fs.String("config", "rgate.yml", "config file")
 	fs.StringVar(path, "c", "rgate.yml", "config file (shorthand)")
+	withDocker := fs.Bool("docker", false, "also list Docker's containers and show which would serve each route")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -110,6 +111,9 @@ func validate(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	fmt.Fprintf(stdout, "%s: ok (%d routes, %d backends)\n", cfg.Path, len(cfg.Routes), len(cfg.Backends))
+	if *withDocker {
+		return validateDocker(cfg, stdout, stderr)
+	}
 	return 0
 }
 

@@ -54,6 +54,7 @@ func serve(cfg *config.Config, o options, log *slog.Logger) error {
 	}
 	ring := recent.New(recentRequests)
 	adminOpts.Recent = ring
+	adminOpts.Explain = func(p string) any { return gw.Explain(p) }
 	gwOpts := gateway.Options{Stats: store, Metrics: mets, AccessLog: accesslog.New(os.Stdout), Recent: ring, Log: log}
 
 	var watcher *docker.Watcher

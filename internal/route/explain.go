@@ -108,7 +108,7 @@ func Explain(t *Table, cfg *config.Config, snap docker.Snapshot, target string) 
 	if len(e.Route.Shorter) > 0 {
 		e.Reason += " (also matched, shorter: " + strings.Join(e.Route.Shorter, ", ") + ")"
 	}
-	be := ExplainBackend(rt.Backend, backendConfig(cfg, rt.Backend.Name), snap)
+	be := ExplainBackend(rt.Backend, cfg, snap, true)
 	e.Backend = &be
 	if be.Serving == 0 {
 		e.Status = http.StatusServiceUnavailable

@@ -56,7 +56,7 @@ type URLExplanation struct {
 	Reasons []string `json:"reasons"`
 }
 
-// ExplainBackend explains b, compiled from bc and snap: every container of
+// ExplainBackend explains b, compiled from cfg and snap: every container of
 // snap that carries any of b's selector pairs, and every static url, each
 // with its verdict. Reasons come in this order, all that apply:
 //
@@ -67,21 +67,26 @@ type URLExplanation struct {
 //  4. the address, judged for running containers only (Docker lists no
 //     ports for others): "no usable port: ...", "ambiguous network: ...",
 //     "not attached to network ...", "no IP address: ...";
-//  5. for upstreams in the table, their live state: "breaker open",
-//     "ejected after connect failures (until T)", "failing health check:
-//     R".
+//  5. when live, for upstreams in the table, their live state: "breaker
+//     open", "ejected after connect failures (until T)", "failing health
+//     check: R", "port not accepting connections yet".
 //
 // Reasons 1-4 are the checks Compile makes (Matches, Eligible), worded as
 // in the table's Skipped list; a container they pass is in b.Upstreams.
-func ExplainBackend(b *Backend, bc config.Backend, snap docker.Snapshot) BackendExplanation {
+// live is false for a table compiled only to be looked at (validate
+// --docker): its upstreams have no history, so their state means nothing.
+func ExplainBackend(b *Backend, cfg *config.Config, snap docker.Snapshot, live bool) BackendExplanation {
+	bc := backendConfig(cfg, b.Name)
 	be := BackendExplanation{Name: b.Name, MatchLabels: nonNil(slices.Clone(bc.MatchLabels)),
 		Containers: []ContainerExplanation{}, URLs: []URLExplanation{}}
-	st, open := breakerOpen(b)
-	be.Breaker = st
+	lv := liveView{on: live}
+	if live {
+		be.Breaker, lv.breakerOpen = breakerOpen(b)
+	}
 	inTable := map[string]*upstream.Upstream{}
 	for _, u := range b.Upstreams {
 		if u.Static() {
-			be.URLs = append(be.URLs, explainURL(u, open))
+			be.URLs = append(be.URLs, explainURL(u, lv))
 			continue
 		}
 		inTable[u.ContainerID] = u
@@ -89,7 +94,7 @@ func ExplainBackend(b *Backend, bc config.Backend, snap docker.Snapshot) Backend
 	for i := range snap.Containers {
 		c := &snap.Containers[i]
 		if carriesAny(b.Selector, c.Labels) {
-			be.Containers = append(be.Containers, explainContainer(c, b.Selector, bc, inTable[c.ID], open))
+			be.Containers = append(be.Containers, explainContainer(c, b.Selector, bc, inTable[c.ID], lv))
 		}
 	}
 	slices.SortStableFunc(be.Containers, func(x, y ContainerExplanation) int {
@@ -125,9 +130,15 @@ func carriesAny(sel, labels map[string]string) bool {
 	return false
 }
 
+// liveView is how ExplainBackend reads the runtime state of a backend.
+type liveView struct {
+	on          bool // read it at all (false: validate --docker)
+	breakerOpen bool
+}
+
 // explainContainer gives c's verdict for the backend with selector sel and
 // config bc; u is c's upstream when the table has it (nil otherwise).
-func explainContainer(c *docker.Container, sel map[string]string, bc config.Backend, u *upstream.Upstream, breakerOpen bool) ContainerExplanation {
+func explainContainer(c *docker.Container, sel map[string]string, bc config.Backend, u *upstream.Upstream, lv liveView) ContainerExplanation {
 	ce := ContainerExplanation{ID: shortID(c.ID), Name: c.Name, Image: c.Image, State: c.State,
 		Health: cmp.Or(c.Health, "none"), Labels: relevantLabels(c.Labels, sel)}
 	var rs []string
@@ -143,7 +154,9 @@ func explainContainer(c *docker.Container, sel map[string]string, bc config.Back
 	switch {
 	case u != nil:
 		ce.Address = u.Host
-		rs = append(rs, liveReasons(u, breakerOpen)...)
+		if lv.on {
+			rs = append(rs, liveReasons(u, lv.breakerOpen)...)
+		}
 	case len(rs) == 0:
 		// Only when the table was compiled from another snapshot.
 		rs = append(rs, "not in the routing table yet")
@@ -152,9 +165,13 @@ func explainContainer(c *docker.Container, sel map[string]string, bc config.Back
 	return ce
 }
 
-func explainURL(u *upstream.Upstream, breakerOpen bool) URLExplanation {
+func explainURL(u *upstream.Upstream, lv liveView) URLExplanation {
 	ue := URLExplanation{URL: u.Scheme + "://" + u.Host}
-	ue.Verdict, ue.Reasons = verdict(liveReasons(u, breakerOpen))
+	var rs []string
+	if lv.on {
+		rs = liveReasons(u, lv.breakerOpen)
+	}
+	ue.Verdict, ue.Reasons = verdict(rs)
 	return ue
 }
 
@@ -166,8 +183,10 @@ func verdict(reasons []string) (string, []string) {
 }
 
 // liveReasons says why upstream u, which the table has, gets no traffic
-// now: the backend's breaker is open, u is passively ejected, or its active
-// health check fails.
+// now: the backend's breaker is open, u is passively ejected, its active
+// health check fails, or (a new container) its port has not accepted a
+// connection yet. Ejected and warming upstreams still get requests as a
+// last resort, when nothing else of the backend is available.
 func liveReasons(u *upstream.Upstream, breakerOpen bool) []string {
 	var rs []string
 	if breakerOpen {
@@ -179,6 +198,9 @@ func liveReasons(u *upstream.Upstream, breakerOpen bool) []string {
 	}
 	if h.Active == upstream.ActiveUnhealthy {
 		rs = append(rs, "failing health check: "+cmp.Or(h.ActiveReason, "no reason given"))
+	}
+	if h.Warming {
+		rs = append(rs, "port not accepting connections yet")
 	}
 	return rs
 }

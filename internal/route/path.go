@@ -50,7 +50,17 @@ func (t *Table) ambiguity(p, raw string, rt *Route) (form string, other *Route, 
 // lenient server: dot-segments, repeated slashes, backslashes, ";params" or
 // a "%" left after decoding (double encoding).
 func suspicious(p string) bool {
-	return strings.Contains(p, "/.") || strings.Contains(p, "//") || strings.ContainsAny(p, "\\;%")
+	for i := 0; i < len(p); i++ {
+		switch p[i] {
+		case '\\', ';', '%':
+			return true
+		case '/':
+			if i+1 < len(p) && (p[i+1] == '.' || p[i+1] == '/') {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // cleanPath resolves dot-segments and backslashes as lenient servers do,

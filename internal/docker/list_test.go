@@ -1,0 +1,50 @@
+package docker
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+
+	"github.com/moby/moby/api/types/container"
+)
+
+func TestList(t *testing.T) {
+	api := newFakeAPI(running("b", map[string]string{"app": "x"}), withState(running("a", nil), container.StateExited, "Exited (0)"))
+	snap, err := List(context.Background(), api, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, c := range snap.Containers {
+		ids = append(ids, c.ID+"/"+c.State)
+	}
+	if !slices.Equal(ids, []string{"a/exited", "b/running"}) {
+		t.Errorf("containers = %v, want a/exited, b/running (sorted by ID)", ids)
+	}
+	if got := api.callLog(); !slices.Equal(got, []string{"ping", "list"}) {
+		t.Errorf("calls = %v, want ping then list", got)
+	}
+	if Endpoint(api) != "" {
+		t.Errorf("Endpoint(fake) = %q, want \"\"", Endpoint(api))
+	}
+}
+
+func TestListErrors(t *testing.T) {
+	boom := errors.New("boom")
+	for _, tc := range []struct {
+		name       string
+		ping, list error
+	}{
+		{"ping fails", boom, nil},
+		{"list fails", nil, boom},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			api := newFakeAPI()
+			api.setErrs(tc.ping, tc.list)
+			if _, err := List(context.Background(), api, nil); !errors.Is(err, boom) {
+				t.Errorf("List error = %v, want it to wrap %v", err, boom)
+			}
+		})
+	}
+}
