@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/rgate/rgate/internal/httperr"
@@ -35,6 +36,8 @@ type exchange struct {
 	rt          *route.Route
 	up          *upstream.Upstream
 	trustedPeer bool
+	// attemptCtx is the context of the current attempt.
+	attemptCtx  context.Context
 	attempt     int
 	maxAttempts int
 	tried       uint64
@@ -111,10 +114,27 @@ func (f *forwarder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	httperr.Write(w, f.finalError(ex, ctx), id)
 }
 
+// errUpstreamGone cancels an attempt whose upstream left the pool (paused,
+// stopped, killed) before it answered: the request may be sent elsewhere.
+var errUpstreamGone = errors.New("upstream left the pool before answering")
+
+// attempt sends out to ex.up. If the upstream leaves the pool before its
+// response headers arrive (a paused container never answers; a stopped
+// one may not), the attempt is cancelled so that the request can go to
+// another upstream instead of waiting out the route timeout.
 func (f *forwarder) attempt(ex *exchange, out *http.Request) {
 	ex.up.Acquire()
 	defer ex.up.Release()
-	f.g.proxy.ServeHTTP(&ex.w, out)
+	ctx, cancel := context.WithCancelCause(ex)
+	defer cancel(nil)
+	stop := context.AfterFunc(ex.up.Retired(), func() {
+		if !ex.w.headers.Load() {
+			cancel(errUpstreamGone)
+		}
+	})
+	defer stop()
+	ex.attemptCtx = ctx
+	f.g.proxy.ServeHTTP(&ex.w, out.WithContext(ctx))
 }
 
 // failed records a failed attempt and reports whether another may follow.
@@ -125,6 +145,10 @@ func (f *forwarder) attempt(ex *exchange, out *http.Request) {
 func (f *forwarder) failed(ex *exchange, err error) (again bool) {
 	if ex.Context.Err() != nil {
 		return false
+	}
+	if errors.Is(context.Cause(ex.attemptCtx), errUpstreamGone) {
+		f.g.log.Debug("upstream left the pool during a request", "backend", f.rt.Backend.Name, "upstream", ex.up.Host)
+		return ex.maxAttempts > 1
 	}
 	if httperr.IsConnectError(err) {
 		if ex.up.ReportConnectFailure(f.rt.Backend.Passive) {
@@ -255,27 +279,32 @@ type exchangeWriter struct {
 	timer *time.Timer
 	err   error
 	wrote bool
+	// headers mirrors wrote for other goroutines (the retire callback).
+	headers atomic.Bool
+}
+
+func (w *exchangeWriter) arrived() {
+	w.timer.Stop()
+	w.wrote = true
+	w.headers.Store(true)
 }
 
 func (w *exchangeWriter) WriteHeader(code int) {
 	if code >= 200 || code == http.StatusSwitchingProtocols {
-		w.timer.Stop()
-		w.wrote = true
+		w.arrived()
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
 
 func (w *exchangeWriter) Write(b []byte) (int, error) {
 	if !w.wrote {
-		w.timer.Stop()
-		w.wrote = true
+		w.arrived()
 	}
 	return w.ResponseWriter.Write(b)
 }
 
 func (w *exchangeWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	w.timer.Stop()
-	w.wrote = true
+	w.arrived()
 	return http.NewResponseController(w.ResponseWriter).Hijack()
 }
 

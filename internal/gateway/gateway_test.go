@@ -478,3 +478,46 @@ func TestChunkedRequestClosesConnection(t *testing.T) {
 		t.Error("the hidden request was served")
 	}
 }
+
+func TestRequestsOnAContainerThatLeavesAreRetried(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	hung := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select { // a paused container: accepts, never answers
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(func() { close(release); hung.Close() })
+	ok := echoBackend(t, "ok")
+	port := func(s *httptest.Server) string { _, p, _ := net.SplitHostPort(s.Listener.Addr().String()); return p }
+	ctr := func(id string, s *httptest.Server) docker.Container {
+		return docker.Container{ID: id, Name: id, State: "running", NetworkMode: "host",
+			Labels: map[string]string{"app": "none", "rgate.port": port(s)}}
+	}
+	g, _ := newGateway(t)
+	g.SetSnapshot(docker.Snapshot{Containers: []docker.Container{ctr("hung", hung), ctr("ok", ok)}})
+	for _, u := range g.Table().Backend("none").Upstreams {
+		u.SetReady() // skip warm-up: both ports accept
+	}
+
+	const n = 12
+	codes := make(chan int, n)
+	for range n {
+		go func() { codes <- serve(g, httptest.NewRequest("GET", "/none/x", nil)).StatusCode }()
+	}
+	time.Sleep(200 * time.Millisecond) // let some requests reach the hung one; not an assertion
+	start := time.Now()
+	g.SetSnapshot(docker.Snapshot{Containers: []docker.Container{ctr("ok", ok)}}) // "hung" was paused
+	for range n {
+		select {
+		case c := <-codes:
+			if c != 200 {
+				t.Errorf("status %d, want 200 from the remaining container", c)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("a request stayed stuck on the container that left the pool")
+		}
+	}
+	t.Logf("all requests answered %v after the container left", time.Since(start))
+}

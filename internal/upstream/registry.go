@@ -29,9 +29,10 @@ func (r *Registry) Get(k Key) *Upstream {
 	return u
 }
 
-// Retain forgets every upstream that is not in live; a later Get for a
-// forgotten key creates a fresh upstream. Call it after each compile with
-// every upstream the new table uses.
+// Retain forgets every upstream that is not in live and retires it (see
+// Upstream.Retired); a later Get for a forgotten key creates a fresh
+// upstream. Call it after each compile with every upstream the new table
+// uses.
 func (r *Registry) Retain(live []*Upstream) {
 	keep := make(map[*Upstream]struct{}, len(live))
 	for _, u := range live {
@@ -42,6 +43,7 @@ func (r *Registry) Retain(live []*Upstream) {
 	for k, u := range r.ups {
 		if _, ok := keep[u]; !ok {
 			delete(r.ups, k)
+			u.retire()
 		}
 	}
 }

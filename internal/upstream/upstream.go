@@ -31,6 +31,7 @@
 package upstream
 
 import (
+	"context"
 	"sync/atomic"
 	"time"
 )
@@ -99,6 +100,9 @@ type Upstream struct {
 	// warming is true for a new container until its port has accepted a
 	// connection (see SetReady).
 	warming atomic.Bool
+	// retired is cancelled when the upstream leaves every routing table.
+	retired context.Context
+	retire  context.CancelFunc
 }
 
 // verdict is an immutable active-health result, swapped as a whole so that
@@ -144,8 +148,14 @@ func newUpstream(k Key) *Upstream {
 		born:        time.Now(),
 	}
 	u.warming.Store(k.ContainerID != "")
+	u.retired, u.retire = context.WithCancel(context.Background())
 	return u
 }
+
+// Retired is cancelled when u leaves the pool: its container stopped, was
+// paused or killed, or the config no longer uses it. Requests still
+// waiting on it may then be sent elsewhere.
+func (u *Upstream) Retired() context.Context { return u.retired }
 
 // Warming reports whether u is a new container whose port has not accepted
 // a connection yet.
