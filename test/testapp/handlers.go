@@ -28,6 +28,8 @@ type app struct {
 	// failStatus, when not 0 (env FAIL_STATUS), is the status of every
 	// answer but those of .../ping, .../health and .../hits.
 	failStatus int
+	// wsOpen counts upgraded .../ws connections not yet closed.
+	wsOpen atomic.Int64
 }
 
 func newApp(name string) *app {
@@ -41,10 +43,10 @@ func newApp(name string) *app {
 func (a *app) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Backend-Name", a.name)
 	base := path.Base(r.URL.Path)
-	if base != "hits" && base != "ping" {
+	if base != "hits" && base != "ping" && base != "wsopen" {
 		a.hits.Add(1)
 	}
-	if a.failStatus != 0 && base != "ping" && base != "health" && base != "hits" {
+	if a.failStatus != 0 && base != "ping" && base != "health" && base != "hits" && base != "wsopen" {
 		w.WriteHeader(a.failStatus)
 		_, _ = io.WriteString(w, "FAIL_STATUS "+http.StatusText(a.failStatus))
 		return
@@ -66,6 +68,8 @@ func (a *app) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]int64{"sleeping": a.sleeping.Load()})
 	case "ws":
 		a.websocket(w, r)
+	case "wsopen":
+		writeJSON(w, http.StatusOK, map[string]int64{"ws_open": a.wsOpen.Load()})
 	case "malformed":
 		a.malformed(w)
 	case "health":
@@ -193,12 +197,22 @@ func (a *app) sleep(w http.ResponseWriter, r *http.Request) {
 }
 
 // websocket answers an Upgrade: websocket request with 101 and then echoes
-// raw bytes (no WebSocket framing) until the client closes.
+// raw bytes (no WebSocket framing) until the client closes, or, with
+// ?close_after=N, until it has echoed N bytes, and then closes itself.
 func (a *app) websocket(w http.ResponseWriter, r *http.Request) {
 	if !headerHasToken(r.Header, "Connection", "upgrade") ||
 		!headerHasToken(r.Header, "Upgrade", "websocket") {
 		http.Error(w, "expected Connection: Upgrade and Upgrade: websocket", http.StatusBadRequest)
 		return
+	}
+	closeAfter := int64(-1)
+	if s := r.URL.Query().Get("close_after"); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n < 0 {
+			http.Error(w, "close_after must be a non-negative integer", http.StatusBadRequest)
+			return
+		}
+		closeAfter = n
 	}
 	key := r.Header.Get("Sec-WebSocket-Key")
 	conn, brw, err := http.NewResponseController(w).Hijack()
@@ -206,6 +220,8 @@ func (a *app) websocket(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "hijacking: "+err.Error(), http.StatusInternalServerError)
 		return
 	}
+	a.wsOpen.Add(1)
+	defer a.wsOpen.Add(-1)
 	defer conn.Close()
 	_ = conn.SetDeadline(time.Time{})
 	_, _ = brw.WriteString("HTTP/1.1 101 Switching Protocols\r\n" +
@@ -216,6 +232,10 @@ func (a *app) websocket(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// Bytes the client sent right behind the request sit in brw.Reader.
+	if closeAfter >= 0 {
+		_, _ = io.CopyN(conn, brw.Reader, closeAfter)
+		return
+	}
 	_, _ = io.Copy(conn, brw.Reader)
 }
 

@@ -16,14 +16,16 @@
 //	.../status?code=N  answers status N
 //	.../sleep?d=2s     sleeps (until the request is cancelled), then 200
 //	.../sleeping       {"sleeping": N}: how many sleep requests are in flight
-//	.../ws             WebSocket-style upgrade (101), then echoes raw bytes
+//	.../ws             WebSocket-style upgrade (101), then echoes raw bytes;
+//	                   with ?close_after=N it closes after echoing N bytes
+//	.../wsopen         {"ws_open": N}: upgraded .../ws connections still open
 //	.../malformed      writes a garbage, non-HTTP answer and closes
 //	.../health         200 "ok", or 500 when /tmp/unhealthy exists or UNHEALTHY=1
 //	.../respond?h=Name:Value&status=N
 //	                   sets the given response headers (h repeats), answers
 //	                   status N (default 200) with the JSON echo
 //	.../hits           {"hits": N}: requests served so far (not counting
-//	                   .../hits and .../ping)
+//	                   .../hits, .../ping and .../wsopen)
 //	anything else      JSON echo of the request (see echoReply)
 //
 // Every response carries X-Backend-Name: NAME. With FAIL_STATUS=N in the
