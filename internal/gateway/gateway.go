@@ -153,13 +153,13 @@ func (g *Gateway) finish(rw *respWriter, r *http.Request, t *route.Table) {
 	}
 	end := time.Now()
 	d := end.Sub(info.Start)
-	g.global.Record(info.Status, d)
+	g.global.RecordAt(info.Status, d, end)
 	if rt := rw.route; rt != nil {
 		if rt.Stats != nil {
-			rt.Stats.Record(info.Status, d)
+			rt.Stats.RecordAt(info.Status, d, end)
 		}
 		if rt.Backend.Stats != nil {
-			rt.Backend.Stats.Record(info.Status, d)
+			rt.Backend.Stats.RecordAt(info.Status, d, end)
 		}
 		if m := rt.Metrics; m != nil {
 			m.Observe(info.Status, d)

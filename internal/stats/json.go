@@ -2,11 +2,18 @@ package stats
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"math"
 	"net/http"
+	"net/url"
 	"strconv"
+	"time"
 )
+
+// ErrBadWindow is the cause of every ParseWindow error.
+var ErrBadWindow = errors.New("want a Go duration from 1s to 15m, such as 60s")
 
 // The /stats document. Field order is the key order of the output; the seed
 // keys (requests_count.success/error, latency_ms.average/p95/p99) are always
@@ -43,6 +50,9 @@ type seriesJSON struct {
 }
 
 type storeJSON struct {
+	// WindowSeconds is WindowSpan of the window asked for, in a windowed
+	// document only.
+	WindowSeconds float64 `json:"window_seconds,omitempty"`
 	seriesJSON
 	Routes   map[string]seriesJSON `json:"routes"`
 	Backends map[string]seriesJSON `json:"backends"`
@@ -107,8 +117,37 @@ func (s *Store) WriteJSON(w io.Writer) error {
 	return json.NewEncoder(w).Encode(snapshotJSON(s.Snapshot(), s.breakerSource()))
 }
 
+// ParseWindow parses the window query parameter of /stats: a Go duration
+// (time.ParseDuration) from MinWindow to MaxWindow. Errors name the value
+// and wrap ErrBadWindow.
+func ParseWindow(v string) (time.Duration, error) {
+	d, err := time.ParseDuration(v)
+	if err != nil || d < MinWindow || d > MaxWindow {
+		return 0, fmt.Errorf("window %q: %w", v, ErrBadWindow)
+	}
+	return d, nil
+}
+
+// document is the /stats document a query asks for: cumulative, or with
+// window=D the figures of the last D and window_seconds.
+func (s *Store) document(q url.Values) (storeJSON, error) {
+	if !q.Has("window") {
+		return snapshotJSON(s.Snapshot(), s.breakerSource()), nil
+	}
+	d, err := ParseWindow(q.Get("window"))
+	if err != nil {
+		return storeJSON{}, err
+	}
+	doc := snapshotJSON(s.WindowSnapshot(d), s.breakerSource())
+	doc.WindowSeconds = WindowSpan(d).Seconds()
+	return doc, nil
+}
+
 // Handler serves the /stats document to GET and HEAD; any other method gets
-// 405 with an Allow header.
+// 405 with an Allow header. With the query parameter window=D (see
+// ParseWindow) the figures are those of the last D, as WindowSnapshot, in
+// the same keys, plus window_seconds (WindowSpan(D) in seconds); a bad D
+// gets 400 and a JSON error naming it.
 func (s *Store) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
@@ -117,7 +156,12 @@ func (s *Store) Handler() http.Handler {
 			writeError(w, http.StatusMethodNotAllowed, "method not allowed")
 			return
 		}
-		body, err := s.MarshalJSON()
+		doc, err := s.document(r.URL.Query())
+		if err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		body, err := json.Marshal(doc)
 		if err != nil { // cannot happen: the document holds only numbers and strings
 			writeError(w, http.StatusInternalServerError, "encoding stats")
 			return
@@ -133,10 +177,12 @@ func (s *Store) Handler() http.Handler {
 	})
 }
 
-// writeError writes the gateway's small JSON error body. msg must need no
-// JSON escaping.
+// writeError writes the gateway's small JSON error body.
 func writeError(w http.ResponseWriter, status int, msg string) {
+	body, _ := json.Marshal(struct {
+		Error string `json:"error"`
+	}{msg})
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_, _ = io.WriteString(w, `{"error":"`+msg+`"}`+"\n")
+	_, _ = w.Write(append(body, '\n'))
 }

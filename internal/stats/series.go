@@ -51,17 +51,29 @@ type Series struct {
 	maxNs   atomic.Uint64
 	_       [cacheLineSize - 8]byte
 	hist    histogram
+	win     windows
 }
 
 var _ Recorder = (*Series)(nil)
 
 // Record counts one finished request: its final status and the time from
 // reading the request headers to the last byte of the response. elapsed is
-// clamped to 0..1h (see the package doc). It does not lock or allocate.
+// clamped to 0..1h (see the package doc). It does not lock, and allocates
+// only when a window slot gets its first request (see "Windows" in the
+// package doc). It reads the clock once; a caller that has just read it
+// calls RecordAt instead.
 func (s *Series) Record(status int, elapsed time.Duration) {
+	s.RecordAt(status, elapsed, time.Now())
+}
+
+// RecordAt is Record for a request that finished at now, which must be the
+// current time as read by time.Now (the windows put the request in now's
+// slot; a time far off the clock would misplace it or be dropped).
+func (s *Series) RecordAt(status int, elapsed time.Duration, now time.Time) {
 	v := clampNanos(elapsed)
+	cls := statusSlot(status)
 	st := &s.stripes[stripeOf(v)]
-	st.slots[statusSlot(status)].Add(1)
+	st.slots[cls].Add(1)
 	st.sumNs.Add(v)
 	// The max goes before the histogram, so that any value Summary finds
 	// in the histogram is already covered by maxNs. Once the max has
@@ -73,6 +85,7 @@ func (s *Series) Record(status int, elapsed time.Duration) {
 		}
 	}
 	s.hist.record(v)
+	s.win.record(now, cls, v)
 }
 
 // stripeOf picks the stripe of a latency: the top bits of a Fibonacci hash,
@@ -126,17 +139,7 @@ func (s *Series) Summary() Summary {
 		sum += st.sumNs.Load()
 	}
 
-	var m Summary
-	for c := 1; c <= 5; c++ {
-		m.Classes[c] = slots[c]
-	}
-	m.Classes[0] = slots[slotOther]
-	m.Classes[1] += slots[slot101]
-	m.Success = slots[2] + slots[3] + slots[slot101]
-	m.Error = slots[slotOther] + slots[slot1xx] + slots[4] + slots[5]
-	if n := m.Count(); n > 0 {
-		m.AverageMs = float64(sum) / float64(n) / 1e6
-	}
+	m := summarize(slots, sum)
 
 	// maxNs is read after the walk: Record stores the max before the
 	// bucket, so every value the walk saw is <= maxNs.
@@ -149,6 +152,23 @@ func (s *Series) Summary() Summary {
 	}
 	m.P50Ms, m.P95Ms, m.P99Ms = nanosToMs(out[0]), nanosToMs(out[1]), nanosToMs(out[2])
 	m.MaxMs = nanosToMs(maxNs)
+	return m
+}
+
+// summarize folds counts per status slot and a latency sum into the
+// counts and the average of a Summary.
+func summarize(slots [numSlots]uint64, sumNs uint64) Summary {
+	var m Summary
+	for c := 1; c <= 5; c++ {
+		m.Classes[c] = slots[c]
+	}
+	m.Classes[0] = slots[slotOther]
+	m.Classes[1] += slots[slot101]
+	m.Success = slots[2] + slots[3] + slots[slot101]
+	m.Error = slots[slotOther] + slots[slot1xx] + slots[4] + slots[5]
+	if n := m.Count(); n > 0 {
+		m.AverageMs = float64(sumNs) / float64(n) / 1e6
+	}
 	return m
 }
 

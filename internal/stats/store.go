@@ -1,6 +1,9 @@
 package stats
 
-import "sync"
+import (
+	"sync"
+	"time"
+)
 
 // Store holds the gateway-wide Series and one Series per route and per
 // backend name. main builds one Store and passes it to whatever compiles the
@@ -74,6 +77,18 @@ type Snapshot struct {
 // Snapshot summarises every Series. The maps are never nil. The Store's
 // mutex is held only to list the Series, not while summarising them.
 func (s *Store) Snapshot() Snapshot {
+	return s.snapshot((*Series).Summary)
+}
+
+// WindowSnapshot is Snapshot over the last d only: every Series' Window(d),
+// all read at the same clock time (see Series.Window for the clamping and
+// rounding of d).
+func (s *Store) WindowSnapshot(d time.Duration) Snapshot {
+	now := time.Now()
+	return s.snapshot(func(ser *Series) Summary { return ser.win.summary(now, d) })
+}
+
+func (s *Store) snapshot(summarise func(*Series) Summary) Snapshot {
 	type named struct {
 		name string
 		ser  *Series
@@ -90,15 +105,15 @@ func (s *Store) Snapshot() Snapshot {
 	s.mu.Unlock()
 
 	snap := Snapshot{
-		Global:   s.global.Summary(),
+		Global:   summarise(s.global),
 		Routes:   make(map[string]Summary, len(routes)),
 		Backends: make(map[string]Summary, len(backends)),
 	}
 	for _, r := range routes {
-		snap.Routes[r.name] = r.ser.Summary()
+		snap.Routes[r.name] = summarise(r.ser)
 	}
 	for _, b := range backends {
-		snap.Backends[b.name] = b.ser.Summary()
+		snap.Backends[b.name] = summarise(b.ser)
 	}
 	return snap
 }
