@@ -51,6 +51,9 @@ type upstreamInfo struct {
 	HealthReason string    `json:"health_reason,omitempty"`
 	Ejected      bool      `json:"ejected"`
 	EjectedUntil time.Time `json:"ejected_until,omitzero"`
+	// Warming is true for a new container whose port has not accepted a
+	// connection yet: it gets no traffic while others can take it.
+	Warming bool `json:"warming"`
 	InFlight     int64     `json:"in_flight"`
 	Requests     uint64    `json:"requests"`
 }
@@ -113,7 +116,7 @@ func describeUpstream(u *upstream.Upstream, addr string) upstreamInfo {
 	return upstreamInfo{
 		ID: short(u.ContainerID), Name: u.Container, Address: addr,
 		Health: hs.Active, HealthReason: hs.ActiveReason,
-		Ejected: hs.Ejected, EjectedUntil: hs.EjectedUntil,
+		Ejected: hs.Ejected, EjectedUntil: hs.EjectedUntil, Warming: hs.Warming,
 		InFlight: hs.InFlight, Requests: hs.Requests,
 	}
 }

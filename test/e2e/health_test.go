@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"net/http"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -71,16 +72,21 @@ func TestPassiveEjection(t *testing.T) {
 	t.Parallel()
 	label := uniq(t)
 	good := runContainer(t, "good", map[string]string{"app_name": label})
+	// deaf runs but never listens on its rgate.port: it must stay warming
+	// and get no traffic at all.
 	deaf := startContainer(t, "deaf", ctrSpec{
 		labels:     map[string]string{"app_name": label},
 		listenPort: freePort(t), // not the rgate.port label's port
 	})
-	g := startGateway(t, policyConfig(label, "    retries: 0\n", ""))
+	// A static URL with nothing listening is never warming (static URLs
+	// are taken as ready): it is ejected after repeated refusals.
+	dead := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	g := startGateway(t, policyConfig(label, "    retries: 0\n", "    urls: [http://"+dead+"]\n"))
 	path := "/api/" + label + "/x"
 	g.waitBackend(t, path, good.name, 5*time.Second)
 
-	// Random balancing sends about half the requests to the deaf one until
-	// it is ejected; then 20 in a row must reach the good one.
+	// Random balancing sends some requests to the dead URL until it is
+	// ejected; then 20 in a row must reach the good container.
 	var refused int
 	eventually(t, 5*time.Second, "20 GETs in a row answered by "+good.name, func() bool {
 		for range 20 {
@@ -92,8 +98,21 @@ func TestPassiveEjection(t *testing.T) {
 		}
 		return true
 	})
-	t.Logf("%d requests failed before %s was ejected", refused, deaf.name)
-	if info := g.containerInfo(t, "b", deaf.name); info["ejected"] != true {
-		t.Errorf("/health: %s (refusing connections): %v, want \"ejected\": true", deaf.name, info)
+	t.Logf("%d requests failed before %s was ejected", refused, dead)
+	info := g.containerInfo(t, "b", deaf.name)
+	if info["warming"] != true || info["requests"] != float64(0) {
+		t.Errorf("/health: %s (never listening): %v, want warming and no requests", deaf.name, info)
+	}
+	h := g.adminJSON(t, "/health")
+	urls, _ := jsonAt(h, "backends", "b", "urls")
+	list, _ := urls.([]any)
+	ejected := false
+	for _, u := range list {
+		if m := u.(map[string]any); m["address"] == "http://"+dead {
+			ejected = m["ejected"] == true
+		}
+	}
+	if !ejected {
+		t.Errorf("/health: static URL %s refusing connections is not ejected: %v", dead, urls)
 	}
 }
