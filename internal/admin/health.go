@@ -53,9 +53,9 @@ type upstreamInfo struct {
 	EjectedUntil time.Time `json:"ejected_until,omitzero"`
 	// Warming is true for a new container whose port has not accepted a
 	// connection yet: it gets no traffic while others can take it.
-	Warming bool `json:"warming"`
-	InFlight     int64     `json:"in_flight"`
-	Requests     uint64    `json:"requests"`
+	Warming  bool   `json:"warming"`
+	InFlight int64  `json:"in_flight"`
+	Requests uint64 `json:"requests"`
 }
 
 type skipInfo struct {
