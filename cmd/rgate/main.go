@@ -29,13 +29,14 @@ func main() {
 
 // options are the command-line settings for serving.
 type options struct {
-	config    string
-	port      int
-	bind      string
-	adminPort int
-	logLevel  string
-	logFormat string
-	version   bool
+	config     string
+	port       int
+	bind       string
+	adminPort  int
+	logLevel   string
+	logFormat  string
+	version    bool
+	cpuProfile string
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -54,6 +55,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&o.logFormat, "log-format", "text", "text or json")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile to this file until shutdown (for performance work)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: rgate [--config FILE] [--port N] [flags]\n       rgate validate --config FILE\n       rgate --version\n\nflags:\n")
 		fs.PrintDefaults()
@@ -85,6 +87,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		printConfigError(stderr, err)
 		return 1
+	}
+	if o.cpuProfile != "" {
+		stop, err := startCPUProfile(o.cpuProfile)
+		if err != nil {
+			fmt.Fprintf(stderr, "rgate: %v\n", err)
+			return 1
+		}
+		defer stop()
 	}
 	if err := serve(cfg, o, log); err != nil {
 		fmt.Fprintf(stderr, "rgate: %v\n", err)
