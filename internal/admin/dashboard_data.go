@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"github.com/rgate/rgate/internal/docker"
 	"maps"
 	"math"
 	"slices"
@@ -213,7 +214,7 @@ func dashBackend(b *route.Backend, now time.Time) dashBack {
 	}
 	for _, s := range b.Skipped {
 		d.Excluded = append(d.Excluded, dashSkip{Name: strings.TrimPrefix(s.Container, "/"),
-			ID: short(s.ContainerID), Reason: s.Reason, Warn: s.Warn})
+			ID: docker.ShortID(s.ContainerID), Reason: s.Reason, Warn: s.Warn})
 	}
 	return d
 }
@@ -222,7 +223,7 @@ func dashBackend(b *route.Backend, now time.Time) dashBack {
 // which keeps every upstream of the backend from new requests.
 func dashUpstream(u *upstream.Upstream, now time.Time, breakerOpen bool) dashUp {
 	h := u.Health()
-	d := dashUp{Name: strings.TrimPrefix(u.Container, "/"), ID: short(u.ContainerID),
+	d := dashUp{Name: strings.TrimPrefix(u.Container, "/"), ID: docker.ShortID(u.ContainerID),
 		Address: u.Host, Health: h.Active, State: stateServing, InFlight: h.InFlight, Requests: h.Requests}
 	if u.Static() {
 		d.Address = u.Scheme + "://" + u.Host

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"github.com/rgate/rgate/internal/docker"
 	"time"
 
 	"github.com/rgate/rgate/internal/mw/breaker"
@@ -102,7 +103,7 @@ func describeBackend(b *route.Backend) backendHealth {
 		h.Containers = append(h.Containers, describeUpstream(u, u.Host))
 	}
 	for _, s := range b.Skipped {
-		h.Skipped = append(h.Skipped, skipInfo{ID: short(s.ContainerID), Name: s.Container, Reason: s.Reason})
+		h.Skipped = append(h.Skipped, skipInfo{ID: docker.ShortID(s.ContainerID), Name: s.Container, Reason: s.Reason})
 	}
 	if b.Breaker != nil {
 		st := b.Breaker.State()
@@ -114,16 +115,9 @@ func describeBackend(b *route.Backend) backendHealth {
 func describeUpstream(u *upstream.Upstream, addr string) upstreamInfo {
 	hs := u.Health()
 	return upstreamInfo{
-		ID: short(u.ContainerID), Name: u.Container, Address: addr,
+		ID: docker.ShortID(u.ContainerID), Name: u.Container, Address: addr,
 		Health: hs.Active, HealthReason: hs.ActiveReason,
 		Ejected: hs.Ejected, EjectedUntil: hs.EjectedUntil, Warming: hs.Warming,
 		InFlight: hs.InFlight, Requests: hs.Requests,
 	}
-}
-
-func short(id string) string {
-	if len(id) > 12 {
-		return id[:12]
-	}
-	return id
 }

@@ -86,10 +86,10 @@ func (l *lister) healthOf(ctx context.Context, s container.Summary, next map[str
 	res, err := l.api.ContainerInspect(ctx, s.ID, client.ContainerInspectOptions{})
 	if err != nil {
 		if ctx.Err() != nil {
-			return "", fmt.Errorf("inspecting container %s: %w", shortID(s.ID), err)
+			return "", fmt.Errorf("inspecting container %s: %w", ShortID(s.ID), err)
 		}
 		l.log.Warn("inspecting container for health; using its status text",
-			"container", shortID(s.ID), "status", s.Status, "error", err)
+			"container", ShortID(s.ID), "status", s.Status, "error", err)
 		return hintHealth(hint), nil
 	}
 	var h string
@@ -202,8 +202,9 @@ func ports(in []container.PortSummary) []Port {
 	return slices.Compact(out)
 }
 
-// shortID abbreviates a container ID for logs and errors, as docker ps does.
-func shortID(id string) string {
+// ShortID abbreviates a container ID for logs, errors and admin pages, as
+// docker ps does.
+func ShortID(id string) string {
 	if len(id) > 12 {
 		return id[:12]
 	}

@@ -137,7 +137,7 @@ func (w *Watcher) handle(msg events.Message) (relist bool) {
 	if msg.Type == events.NetworkEventType {
 		id = msg.Actor.Attributes["container"]
 	}
-	args := []any{"type", msg.Type, "action", action, "container", shortID(id), "name", msg.Actor.Attributes["name"]}
+	args := []any{"type", msg.Type, "action", action, "container", ShortID(id), "name", msg.Actor.Attributes["name"]}
 	if sig, ok := msg.Actor.Attributes["signal"]; ok {
 		args = append(args, "signal", sig)
 	}
@@ -178,7 +178,7 @@ func (w *Watcher) relist(ctx context.Context) error {
 	}
 	for _, id := range w.marks.observe(cs, at) {
 		w.log.Info("container still running after a stop signal; serving it again",
-			"container", shortID(id), "grace", stopGrace)
+			"container", ShortID(id), "grace", stopGrace)
 	}
 	w.last, w.listed = cs, true
 	w.count(0, 1)

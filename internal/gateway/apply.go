@@ -147,7 +147,7 @@ func upstreamAttrs(backend string, u *upstream.Upstream) []any {
 	if u.Static() {
 		return []any{"backend", backend, "url", u.Scheme + "://" + u.Host}
 	}
-	return []any{"backend", backend, "container", u.Container, "id", shortID(u.ContainerID), "address", u.Host}
+	return []any{"backend", backend, "container", u.Container, "id", docker.ShortID(u.ContainerID), "address", u.Host}
 }
 
 func upstreamSet(b *route.Backend) map[*upstream.Upstream]bool {
@@ -181,14 +181,7 @@ func warnSkips(log *slog.Logger, prev, next *route.Backend) {
 	}
 	for _, s := range next.Skipped {
 		if s.Warn && !seen[s.ContainerID+"|"+s.Reason] {
-			log.Warn("container skipped", "backend", next.Name, "container", s.Container, "id", shortID(s.ContainerID), "reason", s.Reason)
+			log.Warn("container skipped", "backend", next.Name, "container", s.Container, "id", docker.ShortID(s.ContainerID), "reason", s.Reason)
 		}
 	}
-}
-
-func shortID(id string) string {
-	if len(id) > 12 {
-		return id[:12]
-	}
-	return id
 }

@@ -139,7 +139,7 @@ type liveView struct {
 // explainContainer gives c's verdict for the backend with selector sel and
 // config bc; u is c's upstream when the table has it (nil otherwise).
 func explainContainer(c *docker.Container, sel map[string]string, bc config.Backend, u *upstream.Upstream, lv liveView) ContainerExplanation {
-	ce := ContainerExplanation{ID: shortID(c.ID), Name: c.Name, Image: c.Image, State: c.State,
+	ce := ContainerExplanation{ID: docker.ShortID(c.ID), Name: c.Name, Image: c.Image, State: c.State,
 		Health: cmp.Or(c.Health, "none"), Labels: relevantLabels(c.Labels, sel)}
 	var rs []string
 	rs = appendReason(rs, stateReason(c))
@@ -264,12 +264,4 @@ func appendReason(rs []string, r string) []string {
 		return rs
 	}
 	return append(rs, r)
-}
-
-// shortID abbreviates a container ID as docker ps does.
-func shortID(id string) string {
-	if len(id) > 12 {
-		return id[:12]
-	}
-	return id
 }

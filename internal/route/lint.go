@@ -111,7 +111,7 @@ func typoWarnings(name string, sel map[string]string, others []map[string]string
 		for _, k := range keys {
 			for _, typo := range labelTypos(c.Labels, k, sel[k]) {
 				ws = append(ws, fmt.Sprintf("container %q (%s): label %s looks like a typo of %s=%s (backend %q)",
-					c.Name, shortID(c.ID), typo, k, sel[k], name))
+					c.Name, docker.ShortID(c.ID), typo, k, sel[k], name))
 			}
 		}
 	}
