@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -84,9 +85,9 @@ func (f *forwarder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ex.maxAttempts += rt.Retries
 	}
 	ex.w = exchangeWriter{ResponseWriter: w, timer: timer}
-	out := r.WithContext(ex)
-	if rt.MaxBodyBytes > 0 && r.Body != nil && r.Body != http.NoBody {
-		out.Body = http.MaxBytesReader(w, r.Body, rt.MaxBodyBytes)
+	body := r.Body
+	if rt.MaxBodyBytes > 0 && body != nil && body != http.NoBody {
+		body = http.MaxBytesReader(w, body, rt.MaxBodyBytes)
 	}
 	info := reqinfo.From(w)
 	if info != nil {
@@ -103,7 +104,7 @@ func (f *forwarder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			info.Upstream, info.Container, info.Retries = ex.up.Host, ex.up.Container, ex.attempt
 		}
 		ex.w.err = nil
-		f.attempt(ex, out)
+		f.attempt(ex, r, body)
 		if ex.w.err == nil || ex.w.wrote || !f.failed(ex, ex.w.err) {
 			break
 		}
@@ -118,11 +119,11 @@ func (f *forwarder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // stopped, killed) before it answered: the request may be sent elsewhere.
 var errUpstreamGone = errors.New("upstream left the pool before answering")
 
-// attempt sends out to ex.up. If the upstream leaves the pool before its
+// attempt sends r, with body, to ex.up. If the upstream leaves the pool before its
 // response headers arrive (a paused container never answers; a stopped
 // one may not), the attempt is cancelled so that the request can go to
 // another upstream instead of waiting out the route timeout.
-func (f *forwarder) attempt(ex *exchange, out *http.Request) {
+func (f *forwarder) attempt(ex *exchange, r *http.Request, body io.ReadCloser) {
 	ex.up.Acquire()
 	defer ex.up.Release()
 	ctx, cancel := context.WithCancelCause(ex)
@@ -134,7 +135,9 @@ func (f *forwarder) attempt(ex *exchange, out *http.Request) {
 	})
 	defer stop()
 	ex.attemptCtx = ctx
-	f.g.proxy.ServeHTTP(&ex.w, out.WithContext(ctx))
+	out := r.WithContext(ctx) // the only copy of the request: ReverseProxy clones it anyway
+	out.Body = body
+	f.g.proxy.ServeHTTP(&ex.w, out)
 }
 
 // failed records a failed attempt and reports whether another may follow.

@@ -189,9 +189,9 @@ func (g *Gateway) finish(rw *respWriter, r *http.Request, t *route.Table) {
 
 func writeDefault(w http.ResponseWriter, d *route.Default) {
 	h := w.Header()
-	h["Content-Length"] = []string{d.ContentLength}
-	if d.ContentType != "" {
-		h["Content-Type"] = []string{d.ContentType}
+	h["Content-Length"] = d.ContentLength
+	if d.ContentType != nil {
+		h["Content-Type"] = d.ContentType
 	}
 	w.WriteHeader(d.Status)
 	_, _ = w.Write(d.Body)

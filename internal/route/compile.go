@@ -129,11 +129,11 @@ func compileDefault(d config.DefaultResponse) Default {
 		status = config.DefaultStatusCode
 	}
 	body := []byte(d.Body)
-	ct := ""
+	def := Default{Status: status, Body: body, ContentLength: []string{strconv.Itoa(len(body))}}
 	if len(body) > 0 {
-		ct = http.DetectContentType(body)
+		def.ContentType = []string{http.DetectContentType(body)}
 	}
-	return Default{Status: status, Body: body, ContentLength: strconv.Itoa(len(body)), ContentType: ct}
+	return def
 }
 
 func indexByLength(routes []*Route) []prefixSet {

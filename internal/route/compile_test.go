@@ -59,7 +59,7 @@ func TestCompile(t *testing.T) {
 	if ord.Upstreams[0].Static() || !ord.Upstreams[1].Static() {
 		t.Error("Static() wrong")
 	}
-	if tab.Default.Status != 403 || string(tab.Default.Body) != "This is not reachable" || tab.Default.ContentLength != "21" {
+	if tab.Default.Status != 403 || string(tab.Default.Body) != "This is not reachable" || fmt.Sprint(tab.Default.ContentLength) != "[21]" {
 		t.Errorf("default = %+v", tab.Default)
 	}
 	if tab.Lookup("/api/payment/x").Stats != st.Route("/api/payment") {

@@ -48,10 +48,11 @@ type prefixSet struct {
 type Default struct {
 	Status int
 	Body   []byte
-	// ContentLength is len(Body) and ContentType the sniffed type of Body,
-	// both worked out once at compile time.
-	ContentLength string
-	ContentType   string
+	// ContentLength is len(Body) and ContentType the sniffed type of Body
+	// (nil when Body is empty), both as header values made once at compile
+	// time and shared by every answer (net/http only reads them).
+	ContentLength []string
+	ContentType   []string
 }
 
 // Route sends requests whose path starts with Prefix to Backend.
