@@ -317,12 +317,7 @@ func TestWebSocketUpgrade(t *testing.T) {
 	front := httptest.NewServer(g)
 	t.Cleanup(front.Close)
 
-	c, err := net.Dial("tcp", front.Listener.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	c := rawConn(t, front)
 	fmt.Fprintf(c, "GET /a/ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
 	br := bufio.NewReader(c)
 	res, err := http.ReadResponse(br, nil)
@@ -366,6 +361,19 @@ func TestSnapshotSwapsTable(t *testing.T) {
 	if len(old.Backend("none").Upstreams) != 0 {
 		t.Error("old table was mutated")
 	}
+}
+
+// rawConn dials s for hand-written HTTP, with a deadline so a test cannot
+// hang; the connection is closed when the test ends.
+func rawConn(t *testing.T, s *httptest.Server) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", s.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	return c
 }
 
 func deadAddr(t testing.TB) string {
@@ -461,12 +469,7 @@ func TestChunkedRequestClosesConnection(t *testing.T) {
 	g, _ := newGateway(t, be.URL)
 	front := httptest.NewServer(g)
 	t.Cleanup(front.Close)
-	c, err := net.Dial("tcp", front.Listener.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	c := rawConn(t, front)
 	// Content-Length and Transfer-Encoding together, and a second request
 	// hidden where the Content-Length framing would end the first
 	fmt.Fprint(c, "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /a/smuggled HTTP/1.1\r\nHost: x\r\n\r\n")
