@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"github.com/rgate/rgate/internal/reqinfo"
 	"net/http"
 	"net/http/httputil"
 	"net/netip"
@@ -44,7 +45,7 @@ func setForwarded(pr *httputil.ProxyRequest, trusted bool) {
 // from a trusted proxy. Behind trusted proxies it is the nearest address
 // in X-Forwarded-For (read right to left) that is not itself trusted.
 func clientIP(r *http.Request, trusted []netip.Prefix) (string, bool) {
-	host := hostOf(r.RemoteAddr)
+	host := reqinfo.HostOf(r.RemoteAddr)
 	if len(trusted) == 0 {
 		return host, false
 	}
@@ -78,12 +79,4 @@ func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
 		}
 	}
 	return false
-}
-
-// hostOf returns the host part of a "host:port" address without allocating.
-func hostOf(addr string) string {
-	if i := strings.LastIndexByte(addr, ':'); i >= 0 {
-		addr = addr[:i]
-	}
-	return strings.TrimSuffix(strings.TrimPrefix(addr, "["), "]")
 }

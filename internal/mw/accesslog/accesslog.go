@@ -33,7 +33,6 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -107,7 +106,7 @@ func appendLine(b []byte, info *reqinfo.Info, r *http.Request, end time.Time) []
 	b = strconv.AppendInt(b, int64(info.Retries), 10)
 	ip := info.ClientIP
 	if ip == "" {
-		ip = clientHost(r.RemoteAddr)
+		ip = reqinfo.HostOf(r.RemoteAddr)
 	}
 	b = appendStringField(b, `,"client_ip":`, ip)
 	b = appendStringField(b, `,"user_agent":`, r.UserAgent())
@@ -129,20 +128,4 @@ func appendMillis(b []byte, d time.Duration) []byte {
 	b = strconv.AppendInt(b, us/1000, 10)
 	frac := us % 1000
 	return append(b, '.', byte('0'+frac/100), byte('0'+frac/10%10), byte('0'+frac%10))
-}
-
-// clientHost returns the host part of a RemoteAddr ("192.0.2.1:1234",
-// "[::1]:1234"), or addr unchanged when it has no port. Unlike
-// net.SplitHostPort it never allocates.
-func clientHost(addr string) string {
-	if strings.HasPrefix(addr, "[") {
-		if i := strings.IndexByte(addr, ']'); i > 0 {
-			return addr[1:i]
-		}
-		return addr
-	}
-	if i := strings.LastIndexByte(addr, ':'); i >= 0 && strings.IndexByte(addr, ':') == i {
-		return addr[:i]
-	}
-	return addr
 }

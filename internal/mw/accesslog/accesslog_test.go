@@ -152,24 +152,6 @@ func TestHostileValuesRoundTrip(t *testing.T) {
 	}
 }
 
-func TestClientHost(t *testing.T) {
-	t.Parallel()
-	for _, tc := range []struct{ in, want string }{
-		{"192.0.2.1:1234", "192.0.2.1"},
-		{"[::1]:8080", "::1"},
-		{"[fe80::1%eth0]:80", "fe80::1%eth0"},
-		{"::1", "::1"},
-		{"192.0.2.1", "192.0.2.1"},
-		{"", ""},
-		{"[broken", "[broken"},
-		{"@", "@"},
-	} {
-		if got := clientHost(tc.in); got != tc.want {
-			t.Errorf("clientHost(%q) = %q, want %q", tc.in, got, tc.want)
-		}
-	}
-}
-
 func TestAppendMillis(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {

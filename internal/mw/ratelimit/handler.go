@@ -2,7 +2,6 @@ package ratelimit
 
 import (
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/rgate/rgate/internal/httperr"
@@ -98,25 +97,5 @@ func (l *Limiter) clientKey(r *http.Request, t *tier, w http.ResponseWriter) (st
 	if info := reqinfo.From(w); info != nil && info.ClientIP != "" {
 		return info.ClientIP, t.slot + 1 // the gateway's view: behind trusted proxies, the real client
 	}
-	return hostOf(r.RemoteAddr), t.slot + 1
-}
-
-// hostOf returns the host part of a "host:port" remote address without
-// allocating: "1.2.3.4:5" -> "1.2.3.4", "[::1]:5" -> "::1". An address
-// without a port is returned as is.
-func hostOf(addr string) string {
-	i := strings.LastIndexByte(addr, ':')
-	if i < 0 {
-		return addr
-	}
-	if addr[0] != '[' {
-		if strings.IndexByte(addr, ':') != i {
-			return addr // a bare IPv6 address
-		}
-		return addr[:i]
-	}
-	if addr[i-1] == ']' {
-		return addr[1 : i-1]
-	}
-	return addr // "[::1" or "[::1]" alone: not host:port
+	return reqinfo.HostOf(r.RemoteAddr), t.slot + 1
 }

@@ -301,24 +301,6 @@ func TestLongKeysAreHashed(t *testing.T) {
 	})
 }
 
-func TestHostOf(t *testing.T) {
-	t.Parallel()
-	for _, tc := range []struct{ addr, want string }{
-		{"192.0.2.1:1234", "192.0.2.1"},
-		{"[2001:db8::1]:443", "2001:db8::1"},
-		{"[fe80::1%eth0]:80", "fe80::1%eth0"},
-		{"192.0.2.1", "192.0.2.1"},
-		{"2001:db8::1", "2001:db8::1"},
-		{"[::1]", "[::1]"},
-		{"", ""},
-		{"@", "@"},
-	} {
-		if got := hostOf(tc.addr); got != tc.want {
-			t.Errorf("hostOf(%q) = %q, want %q", tc.addr, got, tc.want)
-		}
-	}
-}
-
 func TestPolicyValue(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
