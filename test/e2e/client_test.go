@@ -169,10 +169,9 @@ func newClient(t *testing.T, timeout time.Duration) *http.Client {
 }
 
 // healthServes reports whether GET /health lists container name among those
-// serving backend, as far as it can tell: known is false when /health does
-// not have the shape {"backends": {NAME: {"containers": [{"name": ...}]}}}
-// (the shape is young; callers then skip the check).
-func (g *gw) healthServes(t *testing.T, backend, name string) (serves, known bool) {
+// serving backend ({"backends": {NAME: {"containers": [{"name": ...}]}}});
+// a /health without that shape fails the test.
+func (g *gw) healthServes(t *testing.T, backend, name string) bool {
 	t.Helper()
 	r := g.get(t, "/health")
 	var h struct {
@@ -183,16 +182,16 @@ func (g *gw) healthServes(t *testing.T, backend, name string) (serves, known boo
 		} `json:"backends"`
 	}
 	if r.status != http.StatusOK || json.Unmarshal(r.body, &h) != nil {
-		return false, false
+		t.Fatalf("GET /health: status %d, body %q", r.status, r.body)
 	}
 	b, ok := h.Backends[backend]
 	if !ok || b.Containers == nil {
-		return false, false
+		t.Fatalf("GET /health: no backends.%s.containers in %s", backend, r.body)
 	}
 	for _, c := range b.Containers {
 		if c.Name == name {
-			return true, true
+			return true
 		}
 	}
-	return false, true
+	return false
 }
