@@ -76,6 +76,10 @@ func (f *forwarder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httperr.Write(w, httperr.ErrBodyTooLarge, id)
 		return
 	}
+	if f.fastOK(r) {
+		f.serveFast(w, r, id)
+		return
+	}
 	ctx, cancel := context.WithCancelCause(r.Context())
 	defer cancel(nil)
 	timer := time.AfterFunc(rt.Timeout, func() { cancel(httperr.ErrUpstreamTimeout) })

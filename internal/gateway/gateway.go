@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rgate/rgate/internal/config"
+	"github.com/rgate/rgate/internal/h1client"
 	"github.com/rgate/rgate/internal/health"
 	"github.com/rgate/rgate/internal/httperr"
 	"github.com/rgate/rgate/internal/metrics"
@@ -32,8 +33,11 @@ type Options struct {
 	// AccessLog writes the access log when the config enables it.
 	AccessLog *accesslog.Logger
 	// Recent, when set, keeps the last requests for /requests.
-	Recent    *recent.Ring
-	Transport http.RoundTripper // default: proxy.NewTransport with defaults
+	Recent *recent.Ring
+	// Transport, when set, carries every proxied request (through
+	// ReverseProxy); by default rgate's own HTTP/1.1 client carries
+	// plain-HTTP requests and proxy.NewTransport the rest.
+	Transport http.RoundTripper
 	Log       *slog.Logger
 	// Admin serves the admin endpoints on the traffic port; nil when they
 	// have their own port. IsAdmin says which paths it owns.
@@ -45,6 +49,7 @@ type Options struct {
 type Gateway struct {
 	table     atomic.Pointer[route.Table]
 	proxy     *httputil.ReverseProxy
+	h1        *h1client.Client // nil when Options.Transport was given
 	global    *stats.Series
 	metrics   *metrics.Metrics
 	accessLog *accesslog.Logger
@@ -60,8 +65,10 @@ type Gateway struct {
 // New returns a gateway serving cfg, with no containers until the first
 // snapshot is applied. Close stops its background work.
 func New(cfg *config.Config, o Options) *Gateway {
+	var h1 *h1client.Client
 	if o.Transport == nil {
 		o.Transport = proxy.NewTransport(proxy.TransportOptions{})
+		h1 = h1client.New(h1client.Options{})
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
@@ -70,6 +77,7 @@ func New(cfg *config.Config, o Options) *Gateway {
 		o.Stats = stats.NewStore()
 	}
 	g := &Gateway{
+		h1:        h1,
 		global:    o.Stats.Global(),
 		metrics:   o.Metrics,
 		accessLog: o.AccessLog,
@@ -98,6 +106,9 @@ func (g *Gateway) Close() {
 	g.warm.Close()
 	if t, ok := g.proxy.Transport.(interface{ CloseIdleConnections() }); ok {
 		t.CloseIdleConnections()
+	}
+	if g.h1 != nil {
+		g.h1.Close()
 	}
 }
 

@@ -187,6 +187,10 @@ func compileBackend(bc config.Backend, snap docker.Snapshot, st *State) *Backend
 			b.Upstreams = append(b.Upstreams, st.Upstreams.Get(k))
 		}
 	}
+	b.PlainHTTP = true
+	for _, u := range b.Upstreams {
+		b.PlainHTTP = b.PlainHTTP && u.Scheme == "http"
+	}
 	return b
 }
 

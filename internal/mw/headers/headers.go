@@ -52,3 +52,25 @@ func (r *Rules) Apply(h http.Header) {
 		h[p.name] = p.value
 	}
 }
+
+// Affects reports whether the rules remove or set the canonical name.
+func (r *Rules) Affects(name string) bool {
+	for _, n := range r.remove {
+		if n == name {
+			return true
+		}
+	}
+	for _, p := range r.set {
+		if p.name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// NumSet is how many headers the rules set; Set(i) returns the i-th, in
+// name order (for writers that stream headers instead of editing a map).
+func (r *Rules) NumSet() int { return len(r.set) }
+
+// Set returns the i-th header the rules set.
+func (r *Rules) Set(i int) (name string, values []string) { return r.set[i].name, r.set[i].value }

@@ -1,0 +1,174 @@
+package h1client
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+)
+
+// WriteBodyTo copies the current answer's body to w. When flush is set it
+// is called after every write (for streamed answers). A Content-Length
+// body goes from the connection's read buffer straight into w; buf is
+// scratch space for the other framings. It reports the bytes written and
+// which side failed, if any: readErr for the upstream (including a body
+// cut short), writeErr for w. A chunked body's trailers are in the
+// Response's Trailer afterwards.
+func (cn *Conn) WriteBodyTo(w io.Writer, flush func() error, buf []byte) (n int64, readErr, writeErr error) {
+	br := cn.br
+	switch {
+	case cn.remain > 0:
+		for cn.remain > 0 {
+			if br.Buffered() == 0 {
+				if _, err := br.Peek(1); err != nil {
+					cn.broken = true
+					return n, unexpected(err), nil
+				}
+			}
+			p, _ := br.Peek(int(min(int64(br.Buffered()), cn.remain)))
+			m, err := w.Write(p)
+			_, _ = br.Discard(m)
+			n += int64(m)
+			cn.remain -= int64(m)
+			if err != nil {
+				cn.broken = true
+				return n, nil, err
+			}
+			if flush != nil {
+				if err := flush(); err != nil {
+					cn.broken = true
+					return n, nil, err
+				}
+			}
+		}
+		return n, nil, nil
+	case cn.chunked != nil, cn.remain < 0:
+		var src io.Reader = br
+		if cn.chunked != nil {
+			src = cn.chunked
+		}
+		for {
+			m, err := src.Read(buf)
+			if m > 0 {
+				wm, werr := w.Write(buf[:m])
+				n += int64(wm)
+				if werr == nil && flush != nil {
+					werr = flush()
+				}
+				if werr != nil {
+					cn.broken = true
+					return n, nil, werr
+				}
+			}
+			if err == io.EOF {
+				if cn.chunked == nil { // the upstream closed: that was the end
+					cn.remain = 0
+					return n, nil, nil
+				}
+				cn.chunked = nil
+				if err := cn.readTrailers(); err != nil {
+					cn.broken = true
+					return n, err, nil
+				}
+				return n, nil, nil
+			}
+			if err != nil {
+				cn.broken = true
+				return n, unexpected(err), nil
+			}
+		}
+	}
+	return 0, nil, nil
+}
+
+func unexpected(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// readTrailers reads the trailer section after a chunked body's last chunk
+// into the Response's Trailer.
+func (cn *Conn) readTrailers() error {
+	b, err := cn.br.Peek(1)
+	if err != nil {
+		return unexpected(err)
+	}
+	if b[0] == '\r' {
+		if b, err = cn.br.Peek(2); err != nil {
+			return unexpected(err)
+		}
+		if b[1] == '\n' {
+			_, _ = cn.br.Discard(2)
+			return nil
+		}
+	}
+	// A trailer section ends, like a head, at its blank line.
+	s, err := readHead(cn)
+	if err != nil {
+		if errors.Is(err, ErrNothingRead) {
+			err = io.ErrUnexpectedEOF
+		}
+		return err
+	}
+	// Stricter than net/http: a trailer section is fields with CRLF line
+	// ends, nothing else.
+	if !isTokenByte(s[0]) || strings.Count(s, "\n") != strings.Count(s, "\r\n") {
+		return malformed("trailer section", s)
+	}
+	tr := make(http.Header, 2)
+	if err := parseFields(tr, s, strings.Count(s, "\n")); err != nil {
+		return err
+	}
+	if cn.res.Trailer == nil {
+		cn.res.Trailer = tr
+		return nil
+	}
+	for k, v := range tr {
+		cn.res.Trailer[k] = v
+	}
+	return nil
+}
+
+// Body returns a reader of the current answer's body (for callers that
+// want io.Reader rather than WriteBodyTo). It returns io.EOF at the end.
+func (cn *Conn) Body() io.Reader { return bodyReader{cn} }
+
+type bodyReader struct{ cn *Conn }
+
+func (b bodyReader) Read(p []byte) (int, error) {
+	cn := b.cn
+	switch {
+	case cn.remain > 0:
+		if int64(len(p)) > cn.remain {
+			p = p[:cn.remain]
+		}
+		n, err := cn.br.Read(p)
+		cn.remain -= int64(n)
+		if err != nil {
+			cn.broken = true
+			return n, unexpected(err)
+		}
+		return n, nil
+	case cn.chunked != nil:
+		n, err := cn.chunked.Read(p)
+		if err == io.EOF {
+			cn.chunked = nil
+			if terr := cn.readTrailers(); terr != nil {
+				cn.broken = true
+				return n, terr
+			}
+		} else if err != nil {
+			cn.broken = true
+		}
+		return n, err
+	case cn.remain < 0:
+		n, err := cn.br.Read(p)
+		if err == io.EOF {
+			cn.remain = 0
+		}
+		return n, err
+	}
+	return 0, io.EOF
+}
