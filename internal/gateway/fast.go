@@ -57,9 +57,9 @@ func (f *forwarder) fastOK(r *http.Request) bool {
 // abort reasons, set before the attempt's connection deadline is moved
 // into the past to stop it.
 const (
-	abortNone int32 = iota
-	abortGone       // the upstream left the pool before answering
-	abortClient     // the client went away
+	abortNone   int32 = iota
+	abortGone         // the upstream left the pool before answering
+	abortClient       // the client went away
 )
 
 // fastTry is one request's state across its attempts.

@@ -204,7 +204,7 @@ func newFastTestGateway(t *testing.T, url string, tr http.RoundTripper) *Gateway
 					Remove: []string{"X-Drop", "Cookie"}},
 				Response: config.HeaderRules{Set: map[string]string{"X-Resp": "r"}, Remove: []string{"X-A"}},
 			}}},
-		Server: config.Server{TrustedProxies: []string{"127.0.0.1/32"}},
+		Server:          config.Server{TrustedProxies: []string{"127.0.0.1/32"}},
 		DefaultResponse: config.DefaultResponse{Body: "none", StatusCode: 404},
 		Backends:        []config.Backend{{Name: "a", URLs: []string{url}}},
 	}
