@@ -49,10 +49,23 @@ const (
 
 // Logger writes access log lines. It is safe for concurrent use.
 type Logger struct {
-	mu   sync.Mutex // serialises Writes to w
+	mu   sync.Mutex // serialises Writes to w (and, buffered, the buffer)
 	w    io.Writer
 	bufs sync.Pool // of *[]byte
+
+	// Buffered mode (NewBuffered): lines collect in out and go to w in
+	// one Write when out passes flushBytes or flushEvery after the first
+	// line since the last write, whichever comes first.
+	buffered   bool
+	out        []byte
+	flushEvery time.Duration
+	timer      *time.Timer
+	armed      bool
 }
+
+// flushBytes is the buffered mode's write size: big enough that writes
+// are rare under load, small enough to stay in cache.
+const flushBytes = 32 << 10
 
 // New returns a Logger writing to w (os.Stdout in production).
 func New(w io.Writer) *Logger {
@@ -64,6 +77,33 @@ func New(w io.Writer) *Logger {
 	return l
 }
 
+// NewBuffered returns a Logger that collects lines and writes them to w in
+// batches: when 32 KiB have gathered, or `every` after the first line
+// since the last write. A line is never split across writes. Under load
+// this turns one write system call per request into one per ~100 requests
+// (nginx's access_log buffer= and flush=); a line reaches w at most
+// `every` late. Flush writes what is pending (call it before exiting).
+func NewBuffered(w io.Writer, every time.Duration) *Logger {
+	l := New(w)
+	l.buffered = true
+	l.flushEvery = every
+	l.out = make([]byte, 0, flushBytes+initialBufSize)
+	l.timer = time.AfterFunc(time.Hour, l.Flush)
+	l.timer.Stop()
+	return l
+}
+
+// Flush writes the lines a buffered Logger holds.
+func (l *Logger) Flush() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.armed = false
+	if len(l.out) > 0 {
+		_, _ = l.w.Write(l.out)
+		l.out = l.out[:0]
+	}
+}
+
 // Log writes the line for one finished request. info is the request's
 // record, r the request as the client sent it, end the moment the last
 // response byte was written.
@@ -72,7 +112,19 @@ func (l *Logger) Log(info *reqinfo.Info, r *http.Request, end time.Time) {
 	b := appendLine((*bp)[:0], info, r, end)
 
 	l.mu.Lock()
-	_, _ = l.w.Write(b)
+	if !l.buffered {
+		_, _ = l.w.Write(b)
+	} else {
+		l.out = append(l.out, b...)
+		switch {
+		case len(l.out) >= flushBytes:
+			_, _ = l.w.Write(l.out)
+			l.out = l.out[:0]
+		case !l.armed:
+			l.armed = true
+			l.timer.Reset(l.flushEvery)
+		}
+	}
 	l.mu.Unlock()
 
 	if cap(b) <= maxPooledBufSize {
@@ -124,7 +176,10 @@ func appendMillis(b []byte, d time.Duration) []byte {
 	if d < 0 {
 		d = 0
 	}
-	us := int64((d + time.Microsecond/2) / time.Microsecond)
+	us := int64(d / time.Microsecond) // rounding without adding: d near its maximum must not overflow
+	if d%time.Microsecond >= time.Microsecond/2 {
+		us++
+	}
 	b = strconv.AppendInt(b, us/1000, 10)
 	frac := us % 1000
 	return append(b, '.', byte('0'+frac/100), byte('0'+frac/10%10), byte('0'+frac%10))

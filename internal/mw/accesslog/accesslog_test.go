@@ -253,3 +253,65 @@ func BenchmarkAppendLine(b *testing.B) {
 	}
 	b.SetBytes(int64(len(buf)))
 }
+
+// TestBuffered: lines wait for the timer or a full buffer, come out whole
+// and in order, and Flush empties the buffer.
+func TestBuffered(t *testing.T) {
+	var mu sync.Mutex
+	var out bytes.Buffer
+	w := writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return out.Write(p)
+	})
+	l := NewBuffered(w, 50*time.Millisecond)
+	r := httptest.NewRequest("GET", "/a", nil)
+	l.Log(&reqinfo.Info{ID: "one", Status: 200}, r, time.Now())
+	mu.Lock()
+	early := out.Len()
+	mu.Unlock()
+	if early != 0 {
+		t.Fatalf("a buffered line was written at once (%d bytes)", early)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		mu.Lock()
+		got := out.String()
+		mu.Unlock()
+		if strings.Contains(got, `"request_id":"one"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the timer never wrote the line")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// Enough lines to pass the write size: written without waiting.
+	size := func() int { mu.Lock(); defer mu.Unlock(); return out.Len() }
+	n := 0
+	for size() < flushBytes {
+		l.Log(&reqinfo.Info{ID: "many", Status: 200}, r, time.Now())
+		n++
+		if n > 10000 {
+			t.Fatal("no write after 10000 lines")
+		}
+	}
+	l.Log(&reqinfo.Info{ID: "last", Status: 200}, r, time.Now())
+	l.Flush()
+	mu.Lock()
+	defer mu.Unlock()
+	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	if len(lines) != n+2 || !strings.Contains(lines[len(lines)-1], `"last"`) {
+		t.Fatalf("%d lines, want %d, last %q", len(lines), n+2, lines[len(lines)-1])
+	}
+	for _, line := range lines {
+		var v map[string]any
+		if err := json.Unmarshal([]byte(line), &v); err != nil {
+			t.Fatalf("broken line %q: %v", line, err)
+		}
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
