@@ -18,6 +18,7 @@ import (
 	"github.com/rgate/rgate/internal/config"
 	"github.com/rgate/rgate/internal/docker"
 	"github.com/rgate/rgate/internal/gateway"
+	"github.com/rgate/rgate/internal/h1server"
 	"github.com/rgate/rgate/internal/metrics"
 	"github.com/rgate/rgate/internal/mw/accesslog"
 	"github.com/rgate/rgate/internal/recent"
@@ -55,7 +56,11 @@ func serve(cfg *config.Config, o options, log *slog.Logger) error {
 	ring := recent.New(recentRequests)
 	adminOpts.Recent = ring
 	adminOpts.Explain = func(p string) any { return gw.Explain(p) }
-	gwOpts := gateway.Options{Stats: store, Metrics: mets, AccessLog: accesslog.New(os.Stdout), Recent: ring, Log: log}
+	// Access log lines are written in batches (32 KiB, or 100 ms after
+	// the first pending line), not with one system call per request.
+	alog := accesslog.NewBuffered(os.Stdout, 100*time.Millisecond)
+	defer alog.Flush()
+	gwOpts := gateway.Options{Stats: store, Metrics: mets, AccessLog: alog, Recent: ring, Log: log}
 
 	var watcher *docker.Watcher
 	if usesDocker(cfg) {
@@ -136,10 +141,12 @@ func awaitFirstSnapshot(ctx context.Context, gw *gateway.Gateway, w *docker.Watc
 	}
 }
 
-// server is one listening http.Server.
+// server is one listener: rgate's HTTP/1.1 server, which hands the
+// connections it does not take (upgrades, chunked uploads, Expect,
+// HTTP/1.0, malformed requests) to a net/http server.
 type server struct {
 	name string
-	srv  *http.Server
+	srv  *h1server.Server
 	ln   net.Listener
 }
 
@@ -170,12 +177,19 @@ func listen(cfg *config.Config, o options, adminPort int, gw, adminHandler http.
 			}
 			return nil, fmt.Errorf("listening on %s: %w", addr, err)
 		}
-		out = append(out, &server{name: sp.name, ln: ln, srv: &http.Server{
+		out = append(out, &server{name: sp.name, ln: ln, srv: &h1server.Server{
 			Handler:           sp.h,
 			ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout.D(),
 			IdleTimeout:       cfg.Server.IdleTimeout.D(),
 			MaxHeaderBytes:    int(cfg.Server.MaxHeaderBytes),
-			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+			ErrorLog:          log,
+			Fallback: &http.Server{
+				Handler:           sp.h,
+				ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout.D(),
+				IdleTimeout:       cfg.Server.IdleTimeout.D(),
+				MaxHeaderBytes:    int(cfg.Server.MaxHeaderBytes),
+				ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+			},
 		}})
 	}
 	return out, nil

@@ -1,0 +1,558 @@
+package h1server
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Connection states, as net/http's StateNew, StateActive and StateIdle.
+const (
+	stateNew = iota + 1
+	stateActive
+	stateIdle
+)
+
+// Disconnect-watcher states.
+const (
+	watchIdle    = iota // not watching
+	watchArmed          // the timer will start a read when it fires
+	watchReading        // a 1-byte read is in flight
+)
+
+// watchDelay is how long a handler must run (with its request body done)
+// before a background read watches for the client going away.
+var watchDelay = 50 * time.Millisecond
+
+// rstAvoidanceDelay is net/http's: after a response that leaves unread
+// request body, the server half-closes and waits this long before closing,
+// so the client reads the response before a RST.
+var rstAvoidanceDelay = 500 * time.Millisecond
+
+var aLongTimeAgo = time.Unix(1, 0)
+
+const readBufSize = 4 << 10
+
+var (
+	readerPool sync.Pool // of *bufio.Reader, readBufSize
+	writerPool sync.Pool // of *bufio.Writer, 4 KiB
+)
+
+func getReader(r io.Reader) *bufio.Reader {
+	if v := readerPool.Get(); v != nil {
+		br := v.(*bufio.Reader)
+		br.Reset(r)
+		return br
+	}
+	return bufio.NewReaderSize(r, readBufSize)
+}
+
+func putReader(br *bufio.Reader) {
+	br.Reset(nil)
+	readerPool.Put(br)
+}
+
+func getWriter(w io.Writer) *bufio.Writer {
+	if v := writerPool.Get(); v != nil {
+		bw := v.(*bufio.Writer)
+		bw.Reset(w)
+		return bw
+	}
+	return bufio.NewWriterSize(w, 4<<10)
+}
+
+func putWriter(bw *bufio.Writer) {
+	bw.Reset(nil)
+	writerPool.Put(bw)
+}
+
+// conn is one client connection on the fast path.
+type conn struct {
+	srv        *Server
+	rwc        net.Conn
+	remoteAddr string
+	baseCtx    context.Context
+	state      atomic.Uint64 // unix seconds << 8 | state
+
+	cr         connReader
+	br         *bufio.Reader
+	bw         *bufio.Writer
+	p          headParser
+	lastMethod string
+	rdeadline  bool   // a read deadline may be set on rwc
+	werr       error  // first write error on rwc
+	wireWrites uint64 // writes to rwc through bw
+
+	mu           sync.Mutex // guards the watcher state and cancelReq
+	watchState   int
+	watchAborted bool
+	handlerOn    bool
+	peerGone     bool
+	watchCond    *sync.Cond
+	timer        *time.Timer
+	cancelReq    context.CancelFunc
+}
+
+// connReader is the reader under the bufio.Reader: it returns the byte
+// the disconnect watcher read (if any) before reading the connection.
+type connReader struct {
+	c       *conn
+	hasByte bool
+	byteBuf [1]byte
+}
+
+func (cr *connReader) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if cr.hasByte {
+		p[0] = cr.byteBuf[0]
+		cr.hasByte = false
+		return 1, nil
+	}
+	return cr.c.rwc.Read(p)
+}
+
+// checkConnErrorWriter notes the first write error, cancelling the
+// request's context (as net/http does).
+type checkConnErrorWriter struct{ c *conn }
+
+func (w checkConnErrorWriter) Write(p []byte) (int, error) {
+	w.c.wireWrites++
+	n, err := w.c.rwc.Write(p)
+	if err != nil && w.c.werr == nil {
+		w.c.werr = err
+		w.c.mu.Lock()
+		if w.c.cancelReq != nil {
+			w.c.cancelReq()
+		}
+		w.c.mu.Unlock()
+	}
+	return n, err
+}
+
+func (c *conn) setState(st int) {
+	c.state.Store(uint64(time.Now().Unix())<<8 | uint64(st))
+}
+
+func (c *conn) getState() (st int, unixSec int64) {
+	v := c.state.Load()
+	return int(v & 0xff), int64(v >> 8)
+}
+
+// Head reading outcomes.
+const (
+	headOK = iota
+	headDecline
+	headFail
+)
+
+func numLeadingCRorLF(v []byte) (n int) {
+	for _, b := range v {
+		if b == '\r' || b == '\n' {
+			n++
+			continue
+		}
+		break
+	}
+	return
+}
+
+// readHead reads and parses the next request head. On headOK the head is
+// the first c.p.headLen buffered bytes.
+func (c *conn) readHead() int {
+	if c.lastMethod == "POST" {
+		// RFC 7230 section 3 tolerance for old buggy clients (net/http's).
+		peek, _ := c.br.Peek(4)
+		c.br.Discard(numLeadingCRorLF(peek))
+	}
+	c.p.reset(c.srv.maxHead())
+	buf, _ := c.br.Peek(c.br.Buffered())
+	for {
+		switch c.p.feed(buf) {
+		case parseDone:
+			return headOK
+		case parseDecline:
+			return headDecline
+		}
+		var err error
+		buf, err = c.br.Peek(len(buf) + 1)
+		if err != nil {
+			switch c.p.feed(buf) {
+			case parseDone:
+				return headOK
+			case parseDecline:
+				return headDecline
+			}
+			if err == io.EOF && len(buf) > 0 {
+				// net/http answers a truncated head with 400.
+				return headDecline
+			}
+			return headFail // net/http closes silently (EOF, timeout, reset)
+		}
+	}
+}
+
+func (c *conn) serve() {
+	s := c.srv
+	handedOff := false
+	defer func() {
+		if err := recover(); err != nil {
+			// Not a handler panic (serveRequest recovers those): log it
+			// as net/http would, and drop the connection.
+			const size = 64 << 10
+			buf := make([]byte, size)
+			buf = buf[:runtime.Stack(buf, false)]
+			s.logError(fmt.Sprintf("http: panic serving %v: %v\n%s", c.remoteAddr, err, buf))
+		}
+		if !handedOff {
+			c.close()
+		}
+		c.stopTimer()
+		s.trackConn(c, false)
+		s.connWG.Done()
+	}()
+
+	if _, ok := c.rwc.(connectionStater); ok {
+		// TLS (handshake, ALPN, Request.TLS) is net/http's business.
+		handedOff = !s.shuttingDown() && s.fallbackLn.send(c.rwc)
+		return
+	}
+	if ra := c.rwc.RemoteAddr(); ra != nil {
+		c.remoteAddr = ra.String()
+	}
+	c.baseCtx = context.WithValue(s.baseCtx, http.LocalAddrContextKey, c.rwc.LocalAddr())
+	c.cr.c = c
+	c.br = getReader(&c.cr)
+	c.bw = getWriter(checkConnErrorWriter{c})
+
+	if d := s.ReadHeaderTimeout; d > 0 {
+		c.rwc.SetReadDeadline(time.Now().Add(d))
+		c.rdeadline = true
+	}
+
+	for {
+		switch c.readHead() {
+		case headDecline:
+			handedOff = c.handoff()
+			return
+		case headFail:
+			return
+		}
+		c.setState(stateActive)
+		if s.shuttingDown() {
+			return
+		}
+		buf, _ := c.br.Peek(c.p.headLen)
+		var tmp http.Request
+		if !c.p.build(buf, &tmp) {
+			handedOff = c.handoff()
+			return
+		}
+		c.br.Discard(c.p.headLen)
+		if !c.serveRequest(&tmp) {
+			return
+		}
+		c.setState(stateIdle)
+		if s.shuttingDown() {
+			return
+		}
+
+		if d := s.IdleTimeout; d > 0 {
+			c.rwc.SetReadDeadline(time.Now().Add(d))
+			c.rdeadline = true
+		} else if c.rdeadline {
+			c.rwc.SetReadDeadline(time.Time{})
+			c.rdeadline = false
+		}
+		// Wait for the next request's first bytes before starting the
+		// header timeout, as net/http does.
+		if _, err := c.br.Peek(4); err != nil {
+			return
+		}
+		if d := s.ReadHeaderTimeout; d > 0 {
+			c.rwc.SetReadDeadline(time.Now().Add(d))
+			c.rdeadline = true
+		} else if c.rdeadline {
+			c.rwc.SetReadDeadline(time.Time{})
+			c.rdeadline = false
+		}
+	}
+}
+
+// serveRequest runs the handler for req (which has no context yet) and
+// completes the response. It reports whether the connection may be reused.
+func (c *conn) serveRequest(tmp *http.Request) (keep bool) {
+	s := c.srv
+	var bd *body
+	if tmp.ContentLength > 0 {
+		bd = &body{c: c, remain: tmp.ContentLength, closing: tmp.Close}
+		tmp.Body = bd
+	} else {
+		tmp.Body = http.NoBody
+	}
+	tmp.RemoteAddr = c.remoteAddr
+	ctx, cancel := context.WithCancel(c.baseCtx)
+	req := tmp.WithContext(ctx)
+	c.lastMethod = req.Method
+
+	// A writer per request, not one per connection: a goroutine that
+	// (against the ResponseWriter contract) writes after ServeHTTP has
+	// returned gets errWriterDone instead of writing into the next
+	// request's answer.
+	w := new(response)
+	w.reset(c, req, bd)
+	defer w.release()
+
+	if c.rdeadline {
+		c.rwc.SetReadDeadline(time.Time{})
+		c.rdeadline = false
+	}
+	c.mu.Lock()
+	c.cancelReq = cancel
+	c.handlerOn = true
+	c.mu.Unlock()
+	if bd == nil {
+		c.armWatch()
+	}
+
+	handler := s.Handler
+	if handler == nil {
+		handler = http.DefaultServeMux
+	}
+	finished := false
+	defer func() {
+		if finished {
+			return
+		}
+		if err := recover(); err != nil && err != http.ErrAbortHandler {
+			const size = 64 << 10
+			buf := make([]byte, size)
+			buf = buf[:runtime.Stack(buf, false)]
+			s.logError(fmt.Sprintf("http: panic serving %v: %v\n%s", c.remoteAddr, err, buf))
+		}
+		cancel()
+		c.disarm()
+		w.reqBody.Close()
+		if w.sentNothingYet() {
+			c.bw.Reset(checkConnErrorWriter{c})
+		}
+		keep = false
+	}()
+	handler.ServeHTTP(w, req)
+
+	cancel()
+	c.disarm()
+	w.finishRequest() // may panic too (a handler's goroutine misusing w)
+	finished = true
+	keep = w.shouldReuseConnection()
+	if !keep && (w.requestBodyLimitHit || w.closedRequestBodyEarly()) {
+		c.closeWriteAndWait()
+	}
+	if c.peerGone {
+		keep = false
+	}
+	return keep
+}
+
+// armWatch arranges for the disconnect watcher to start a background read
+// after watchDelay if the handler is still running then.
+func (c *conn) armWatch() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.handlerOn || c.watchState != watchIdle {
+		return
+	}
+	c.watchState = watchArmed
+	if c.timer == nil {
+		c.timer = time.AfterFunc(watchDelay, c.watchFire)
+	} else {
+		c.timer.Reset(watchDelay)
+	}
+}
+
+// watchFire runs on the timer's goroutine: it reads one byte, like
+// net/http's backgroundRead. A byte read is kept for the next request; an
+// error (EOF, reset) means the client is gone and cancels the request.
+func (c *conn) watchFire() {
+	c.mu.Lock()
+	if c.watchState != watchArmed {
+		c.mu.Unlock()
+		return
+	}
+	c.watchState = watchReading
+	if c.cr.hasByte {
+		// Cannot happen (a byte is only held between requests), but
+		// never read over it.
+		c.watchState = watchIdle
+		c.mu.Unlock()
+		return
+	}
+	c.rwc.SetReadDeadline(time.Time{})
+	c.mu.Unlock()
+
+	n, err := c.rwc.Read(c.cr.byteBuf[:])
+
+	c.mu.Lock()
+	if n == 1 {
+		c.cr.hasByte = true
+	}
+	var ne net.Error
+	if err != nil && !(c.watchAborted && errors.As(err, &ne) && ne.Timeout()) {
+		c.peerGone = true
+		if c.cancelReq != nil {
+			c.cancelReq()
+		}
+	}
+	c.watchAborted = false
+	c.watchState = watchIdle
+	if c.watchCond != nil {
+		c.watchCond.Broadcast()
+	}
+	c.mu.Unlock()
+}
+
+// disarm stops watching once the handler returned: it stops the timer and
+// aborts an in-flight background read, waiting for it to finish.
+func (c *conn) disarm() {
+	c.mu.Lock()
+	c.handlerOn = false
+	c.cancelReq = nil
+	switch c.watchState {
+	case watchArmed:
+		c.watchState = watchIdle
+	case watchReading:
+		c.watchAborted = true
+		c.rwc.SetReadDeadline(aLongTimeAgo)
+		if c.watchCond == nil {
+			c.watchCond = sync.NewCond(&c.mu)
+		}
+		for c.watchState == watchReading {
+			c.watchCond.Wait()
+		}
+		c.rwc.SetReadDeadline(time.Time{})
+	}
+	t := c.timer
+	c.mu.Unlock()
+	if t != nil {
+		t.Stop()
+	}
+}
+
+func (c *conn) stopTimer() {
+	c.mu.Lock()
+	t := c.timer
+	c.mu.Unlock()
+	if t != nil {
+		t.Stop()
+	}
+}
+
+// connectionStater is implemented by *tls.Conn.
+type connectionStater interface {
+	ConnectionState() tls.ConnectionState
+}
+
+// close flushes and closes the connection, returning its buffers.
+func (c *conn) close() {
+	if c.bw != nil {
+		c.bw.Flush()
+		putWriter(c.bw)
+		c.bw = nil
+	}
+	if c.br != nil {
+		putReader(c.br)
+		c.br = nil
+	}
+	c.rwc.Close()
+}
+
+type closeWriter interface {
+	CloseWrite() error
+}
+
+// closeWriteAndWait is net/http's: flush, send FIN, and give the client
+// time to read the response before the close turns into a RST.
+func (c *conn) closeWriteAndWait() {
+	c.bw.Flush()
+	if tcp, ok := c.rwc.(closeWriter); ok {
+		tcp.CloseWrite()
+	}
+	time.Sleep(rstAvoidanceDelay)
+}
+
+// handoff gives the connection to the fallback server, with the bytes
+// already buffered (the current head onwards) replayed first. It reports
+// false if the connection must be closed instead.
+func (c *conn) handoff() bool {
+	s := c.srv
+	if s.shuttingDown() {
+		// net/http, shutting down, closes after reading a request.
+		return false
+	}
+	c.rwc.SetDeadline(time.Time{})
+	n := c.br.Buffered()
+	extra := 0
+	if c.cr.hasByte {
+		extra = 1
+	}
+	var prefix []byte
+	if n+extra > 0 {
+		prefix = make([]byte, n+extra)
+		peek, _ := c.br.Peek(n)
+		copy(prefix, peek)
+		if extra == 1 {
+			prefix[n] = c.cr.byteBuf[0]
+			c.cr.hasByte = false
+		}
+	}
+	if c.bw.Buffered() > 0 {
+		c.bw.Flush()
+	}
+	putReader(c.br)
+	c.br = nil
+	putWriter(c.bw)
+	c.bw = nil
+	hc := &handoffConn{Conn: c.rwc, prefix: prefix}
+	return s.fallbackLn.send(hc)
+}
+
+// handoffConn is a connection given to the fallback server: reads return
+// the bytes the fast path had buffered, then the live connection's.
+type handoffConn struct {
+	net.Conn
+	prefix []byte
+}
+
+func (hc *handoffConn) Read(p []byte) (int, error) {
+	if len(hc.prefix) > 0 {
+		n := copy(p, hc.prefix)
+		hc.prefix = hc.prefix[n:]
+		if len(hc.prefix) == 0 {
+			hc.prefix = nil
+		}
+		return n, nil
+	}
+	return hc.Conn.Read(p)
+}
+
+// CloseWrite half-closes the connection if it supports it (net/http uses
+// it before closing a connection with unread input).
+func (hc *handoffConn) CloseWrite() error {
+	if cw, ok := hc.Conn.(closeWriter); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
+// NetConn returns the underlying connection.
+func (hc *handoffConn) NetConn() net.Conn { return hc.Conn }

@@ -1,0 +1,127 @@
+// Package h1server is an HTTP/1.1 server with a purpose-built fast path for
+// the common request shapes and a real net/http.Server for everything else.
+//
+// # Why
+//
+// Profiles of rgate showed net/http's server taking a large share of the
+// per-request CPU: a background-read goroutine started for every request,
+// textproto parsing allocations, header-map work and the scheduler
+// hand-offs between them. BenchmarkServeGET (raw keep-alive GET with six
+// header fields, handler writing 1 KiB with a Content-Length; medians of
+// five runs on the 2-core development machine, itself under other load):
+//
+//	                          wall/op   process CPU/op   allocs/op
+//	h1server, loopback TCP     ~54 µs       ~50 µs           10
+//	net/http, loopback TCP     ~60 µs       ~58 µs           24
+//	h1server, net.Pipe         ~17 µs       ~16 µs           14
+//	net/http, net.Pipe         ~27 µs       ~27 µs           29
+//	h1server, 4 TCP conns      ~59 µs                        10
+//	net/http, 4 TCP conns      ~97 µs                        25
+//
+// CPU and allocations are the whole process, client loop included (it does
+// not allocate). Over TCP most of the remaining CPU is the loopback
+// write/read system calls. Of the 10 allocations over TCP, 7 are the
+// server's: the head's strings, the Request, its URL and header values
+// (one allocation), the header map (2) and the context (2); 3 are the
+// handler's response header map and value. Over net.Pipe each read
+// deadline set costs a timer.
+//
+// # Fast path
+//
+// Each connection is served by one goroutine with a pooled 4 KiB
+// bufio.Reader and bufio.Writer. It parses every request head itself and
+// serves the request only when all of these hold; otherwise it hands the
+// connection off (below) and never answers an error itself:
+//
+//   - the request line is "METHOD SP origin-form SP HTTP/1.1" with a token
+//     method other than CONNECT and a target starting with "/" that
+//     url.ParseRequestURI accepts;
+//   - every line ends in CRLF (no bare LF), no line is folded (obs-fold),
+//     every field is "token: value" with a value net/http accepts;
+//   - there is exactly one Host field, valid by net/http's rules; no
+//     Transfer-Encoding, Upgrade or Expect field; at most one
+//     Content-Length, all digits, fitting an int64;
+//   - the head fits in min(MaxHeaderBytes, 4096) bytes.
+//
+// Lines are checked as they arrive, so a malformed request line is handed
+// off (and answered by net/http) without waiting for the rest of the head.
+// The *http.Request built is the one net/http's readRequest builds from the
+// same bytes (FuzzParseHead checks this against http.ReadRequest): Method,
+// URL, Proto, canonical Header without Host, Pragma: no-cache implying
+// Cache-Control, Host, RequestURI, Close, ContentLength, a Body of exactly
+// ContentLength bytes (http.NoBody for none), RemoteAddr, and a context
+// carrying http.ServerContextKey (the Fallback) and http.LocalAddrContextKey.
+//
+// The response writer reproduces net/http's response decisions: status
+// line, Date, Content-Length computed for handlers that finish within 2 KiB
+// and chunking otherwise (or on Flush), Content-Type sniffing, HEAD and
+// 1xx/204/304 bodies, trailers (the Trailer header and http.TrailerPrefix),
+// CR/LF in values, Connection: close, draining up to 256 KiB of unread
+// request body (else closing), and keep-alive rules. TestDifferential runs
+// a table of raw requests and handler behaviours through both servers and
+// requires byte-identical responses (Date masked) and connection fates.
+// When every input of that decision is known at WriteHeader (a valid
+// Content-Length or no body allowed, a Content-Type set or a first write of
+// at least 512 bytes to sniff, and the request body already consumed) the
+// header is written at once, so that no header snapshot is needed; the
+// bytes sent are the same (if the handler then panics before net/http
+// would have sent anything, the buffered header is dropped).
+//
+// Deadlines follow net/http: ReadHeaderTimeout from accept for the first
+// head; between requests IdleTimeout until the next request's first bytes,
+// then ReadHeaderTimeout for the rest of its head; no read deadline while a
+// handler runs. Pipelined requests are served in order. A handler panic is
+// recovered, logged (except http.ErrAbortHandler) and closes the
+// connection.
+//
+// # Client disconnects
+//
+// net/http starts a goroutine per request that reads ahead one byte to
+// notice a client going away. Here each connection has one timer
+// (time.AfterFunc, created once, Reset per request): when a handler has
+// run for 50 ms with its request body done (no body, or read to EOF), the
+// timer's goroutine starts the same 1-byte background read. A byte read is
+// kept for the next request (pipelining); EOF or an error cancels the
+// request's context. When the handler returns, the timer is stopped and an
+// in-flight read is aborted with a past read deadline and waited for. So a
+// disconnect in the first 50 ms of a handler is noticed at 50 ms, and
+// handlers that finish sooner cost no goroutine at all. The request's
+// context is also cancelled when ServeHTTP returns and when a write to the
+// client fails.
+//
+// # Hand-off
+//
+// A declined connection is given to Fallback through an internal listener,
+// wrapped so that its first reads return every byte the fast path had
+// buffered (the current head from its first byte, and anything after it)
+// and then the live connection. Deadlines are cleared and the pooled
+// buffers returned first. This can happen at any request of a connection;
+// from then on net/http owns it (smuggling defences, chunked bodies,
+// Expect: 100-continue, upgrades and Hijack, HTTP/1.0, 400/431/501
+// answers, its own timeouts, and Fallback.Shutdown). A truncated head
+// (client EOF) is handed off too, so net/http answers it as before. TLS
+// connections (*tls.Conn, from a tls.Listener) are handed off unread at
+// accept: the handshake, ALPN (HTTP/2) and Request.TLS stay net/http's.
+//
+// # Differences from net/http
+//
+//   - A handed-off connection gets a fresh ReadHeaderTimeout from the
+//     hand-off; a head declined mid-way may so take up to twice the
+//     timeout in total.
+//   - The disconnect watcher starts 50 ms into a handler, not at once.
+//   - The ResponseWriter (and its buffers) is reused for the next request
+//     on the connection: using it after ServeHTTP returns, which
+//     http.ResponseWriter forbids, can corrupt a later response.
+//   - The ResponseWriter does not implement http.Hijacker (upgrades never
+//     reach it; http.ResponseController.Hijack reports
+//     http.ErrNotSupported) nor the deprecated http.CloseNotifier.
+//   - http.MaxBytesReader cannot tell this ResponseWriter that its limit
+//     was hit (net/http uses an unexported interface), so the connection
+//     closing decision falls back to the 256 KiB drain rule.
+//   - Superfluous WriteHeader calls are logged at debug level; panics and
+//     misuse go to ErrorLog (slog.Default() when nil) rather than the log
+//     package.
+//   - Only ReadHeaderTimeout and IdleTimeout exist on the fast path: a
+//     ReadTimeout or WriteTimeout set on Fallback applies to handed-off
+//     connections only.
+package h1server

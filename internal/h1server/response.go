@@ -1,0 +1,837 @@
+package h1server
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// bufferBeforeChunkingSize is net/http's: a handler that finishes before
+// writing this many bytes (and set no Content-Length) gets one computed.
+const bufferBeforeChunkingSize = 2048
+
+// sniffLen is how many bytes http.DetectContentType considers.
+const sniffLen = 512
+
+// maxPostHandlerReadBytes is net/http's limit on unread request body the
+// server drains after the handler to keep the connection.
+const maxPostHandlerReadBytes = 256 << 10
+
+var (
+	crlf                  = []byte("\r\n")
+	excludedHeadersNoBody = map[string]bool{"Content-Length": true, "Transfer-Encoding": true}
+	suppressed304         = []string{"Content-Type", "Content-Length", "Transfer-Encoding"}
+	suppressedNoBody      = []string{"Content-Length", "Transfer-Encoding"}
+)
+
+var chunkBufPool sync.Pool // of *bufio.Writer, bufferBeforeChunkingSize
+
+// response is the fast path's http.ResponseWriter. One lives in each conn
+// and is reused for each request. It reproduces net/http's response
+// (*http.response plus its chunkWriter) decision for decision; the comments
+// name the net/http behaviour being matched.
+type response struct {
+	c       *conn
+	req     *http.Request // the request given to the handler
+	reqBody io.ReadCloser // the original request body
+	body    *body         // reqBody when it is a fast-path body, else nil
+
+	handlerHeader http.Header // allocated on the first Header call
+	snapshot      http.Header // net/http's cw.header: the header as of WriteHeader
+	calledHeader  bool
+
+	wroteHeader bool // a final status was (logically) written
+	hdrWritten  bool // the header went to the connection's buffer
+	early       bool // the header was written at WriteHeader
+	chunking    bool
+	handlerDone bool
+	wantsClose  bool
+	fullDuplex  bool
+
+	status              int
+	contentLength       int64 // declared or computed; -1 if unknown
+	written             int64
+	closeAfterReply     bool
+	requestBodyLimitHit bool
+
+	// passedOn reports whether net/http would have passed anything on
+	// from its 2 KiB buffer to the connection's buffer: the 2 KiB buffer
+	// overflowed or was flushed.
+	passedOn bool
+	wire0    uint64 // c.wireWrites when the response began
+	trailers []string
+	cbuf     *bufio.Writer // net/http's response.w: 2 KiB buffer in front of cw
+	cw       chunkWriter
+	exclude  map[string]bool
+	scratch  [24]byte // chunk sizes and the status code
+	clenBuf  [20]byte
+}
+
+func (w *response) reset(c *conn, req *http.Request, bd *body) {
+	*w = response{
+		c:             c,
+		req:           req,
+		reqBody:       req.Body,
+		body:          bd,
+		contentLength: -1,
+		trailers:      w.trailers[:0],
+		exclude:       w.exclude,
+		wantsClose:    req.Close || hasToken(hget(req.Header, "Connection"), "close"),
+		wire0:         c.wireWrites,
+	}
+	w.cw.w = w
+}
+
+// release drops references to the finished request.
+func (w *response) release() {
+	trailers, exclude := w.trailers[:0], w.exclude
+	clear(trailers[:cap(trailers)])
+	*w = response{trailers: trailers, exclude: exclude}
+}
+
+func hget(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+func hhas(h http.Header, key string) bool {
+	_, ok := h[key]
+	return ok
+}
+
+func bodyAllowedForStatus(status int) bool {
+	switch {
+	case status >= 100 && status <= 199:
+		return false
+	case status == 204:
+		return false
+	case status == 304:
+		return false
+	}
+	return true
+}
+
+// Header implements http.ResponseWriter.
+func (w *response) Header() http.Header {
+	if w.handlerHeader == nil {
+		w.handlerHeader = make(http.Header)
+	}
+	if w.snapshot == nil && w.wroteHeader && !w.hdrWritten {
+		// Accessing the header between logically writing it and
+		// physically writing it means we need to snapshot the
+		// logically written state (as net/http does).
+		w.snapshot = w.handlerHeader.Clone()
+	}
+	w.calledHeader = true
+	return w.handlerHeader
+}
+
+// WriteHeader implements http.ResponseWriter.
+func (w *response) WriteHeader(code int) {
+	if w.c == nil {
+		return
+	}
+	w.writeHeader(code, nil)
+}
+
+func checkWriteHeaderCode(code int) {
+	if code < 100 || code > 999 {
+		panic(fmt.Sprintf("invalid WriteHeader code %v", code))
+	}
+}
+
+// writeHeader is WriteHeader; p, if not nil, is the first body write that
+// implied the status, used to decide the header early when possible.
+func (w *response) writeHeader(code int, p []byte) {
+	if w.wroteHeader {
+		w.c.srv.logDebug("http: superfluous response.WriteHeader call", "caller", relevantCaller())
+		return
+	}
+	checkWriteHeaderCode(code)
+
+	// Informational headers are written immediately, with the current
+	// header (RFC 8297), and may repeat. 101 takes the final path.
+	if code >= 100 && code <= 199 && code != http.StatusSwitchingProtocols {
+		bw := w.c.bw
+		writeStatusLine(bw, code, w.scratch[:0])
+		w.handlerHeader.WriteSubset(bw, excludedHeadersNoBody)
+		bw.Write(crlf)
+		bw.Flush()
+		return
+	}
+
+	w.wroteHeader = true
+	w.status = code
+
+	cl := hget(w.handlerHeader, "Content-Length")
+	validCL := false
+	if cl != "" {
+		v, err := strconv.ParseInt(cl, 10, 64)
+		if err == nil && v >= 0 {
+			w.contentLength = v
+			validCL = true
+		}
+	}
+
+	if (cl == "" || validCL) && w.canCommitEarly(code, validCL, p) {
+		// Every input of net/http's header decision is already final:
+		// write the header now, which makes a snapshot unnecessary (the
+		// buffered bytes are the snapshot).
+		w.commitHeader(p)
+		w.early = true
+		return
+	}
+
+	if w.calledHeader && w.snapshot == nil {
+		w.snapshot = w.handlerHeader.Clone()
+	}
+	if cl != "" && !validCL {
+		w.c.srv.logError(fmt.Sprintf("http: invalid Content-Length of %q", cl))
+		w.handlerHeader.Del("Content-Length")
+	}
+}
+
+// canCommitEarly reports whether the physical header written now would be
+// identical to the one net/http writes later, when its 2 KiB buffer fills
+// or the handler returns: the framing is already decided (a valid
+// Content-Length, or no body allowed), the Content-Type is set or can be
+// sniffed from p, and the request body is already fully read or closed
+// (net/http drains the unread body when it writes the header).
+func (w *response) canCommitEarly(code int, validCL bool, p []byte) bool {
+	h := w.handlerHeader
+	allowed := bodyAllowedForStatus(code)
+	if !validCL && allowed {
+		return false
+	}
+	if hhas(h, "Transfer-Encoding") {
+		return false
+	}
+	if allowed && !hhas(h, "Content-Type") && h.Get("Content-Encoding") == "" {
+		if len(p) < sniffLen || int64(len(p)) > w.contentLength {
+			return false
+		}
+	}
+	if w.req.ContentLength != 0 {
+		b := w.body
+		if b == nil {
+			return false
+		}
+		b.mu.Lock()
+		done := b.sawEOF || b.closed
+		b.mu.Unlock()
+		if !done {
+			return false
+		}
+	}
+	return true
+}
+
+// Write implements http.ResponseWriter.
+func (w *response) Write(data []byte) (int, error) {
+	return w.write(len(data), data, "")
+}
+
+// WriteString implements io.StringWriter.
+func (w *response) WriteString(data string) (int, error) {
+	return w.write(len(data), nil, data)
+}
+
+// errWriterDone answers writes to a ResponseWriter whose handler has
+// returned.
+var errWriterDone = errors.New("h1server: ResponseWriter used after its handler returned")
+
+func (w *response) write(lenData int, dataB []byte, dataS string) (n int, err error) {
+	if w.c == nil {
+		return 0, errWriterDone
+	}
+	if !w.wroteHeader {
+		w.writeHeader(http.StatusOK, dataB)
+	}
+	if lenData == 0 {
+		return 0, nil
+	}
+	if !bodyAllowedForStatus(w.status) {
+		return 0, http.ErrBodyNotAllowed
+	}
+	w.written += int64(lenData) // ignoring errors, as net/http does
+	if w.contentLength != -1 && w.written > w.contentLength {
+		return 0, http.ErrContentLength
+	}
+	bw := w.chunkBuf()
+	if dataB != nil {
+		return bw.Write(dataB)
+	}
+	return bw.WriteString(dataS)
+}
+
+func (w *response) chunkBuf() *bufio.Writer {
+	if w.cbuf == nil {
+		if v := chunkBufPool.Get(); v != nil {
+			w.cbuf = v.(*bufio.Writer)
+			w.cbuf.Reset(&w.cw)
+		} else {
+			w.cbuf = bufio.NewWriterSize(&w.cw, bufferBeforeChunkingSize)
+		}
+	}
+	return w.cbuf
+}
+
+// Flush implements http.Flusher.
+func (w *response) Flush() { w.FlushError() }
+
+// FlushError flushes buffered data to the client (http.ResponseController).
+func (w *response) FlushError() error {
+	if w.c == nil {
+		return errWriterDone
+	}
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	w.passedOn = true
+	var err error
+	if w.cbuf != nil {
+		err = w.cbuf.Flush()
+	}
+	if !w.hdrWritten {
+		w.commitHeader(nil)
+	}
+	if e2 := w.c.bw.Flush(); err == nil {
+		err = e2
+	}
+	return err
+}
+
+// sentNothingYet reports whether this response wrote its header early
+// while net/http, running the same handler, would not have written
+// anything to its connection buffer yet: if the handler panics, that
+// buffer is discarded, as net/http never sends it.
+func (w *response) sentNothingYet() bool {
+	return w.early && !w.passedOn && w.c.wireWrites == w.wire0
+}
+
+var copyBufPool = sync.Pool{New: func() any { return new([32 << 10]byte) }}
+
+// writerOnly hides an io.Writer's ReadFrom method from io.Copy.
+type writerOnly struct{ io.Writer }
+
+// ReadFrom is net/http's response.ReadFrom: io.Copy to the ResponseWriter
+// sniffs the first 512 bytes, then commits and flushes the header and, for
+// an unchunked body on a connection that supports it, lets the connection
+// copy the rest (sendfile, splice).
+func (w *response) ReadFrom(src io.Reader) (n int64, err error) {
+	if w.c == nil {
+		return 0, errWriterDone
+	}
+	bufp := copyBufPool.Get().(*[32 << 10]byte)
+	defer copyBufPool.Put(bufp)
+	buf := bufp[:]
+
+	rf, ok := w.c.rwc.(io.ReaderFrom)
+	if !ok {
+		return io.CopyBuffer(writerOnly{w}, src, buf)
+	}
+
+	// Copy the first sniffLen bytes before switching to ReadFrom, so the
+	// response does not start before the source is available and the
+	// Content-Type can be sniffed.
+	if !w.hdrWritten {
+		n0, err := io.CopyBuffer(writerOnly{w}, io.LimitReader(src, sniffLen), buf)
+		n += n0
+		if err != nil || n0 < sniffLen {
+			return n, err
+		}
+	}
+
+	w.passedOn = true
+	if w.cbuf != nil {
+		w.cbuf.Flush() // get rid of any previous writes
+	}
+	if !w.hdrWritten {
+		w.commitHeader(nil)
+	}
+	w.c.bw.Flush()
+
+	if !w.chunking && bodyAllowedForStatus(w.status) && w.req.Method != "HEAD" {
+		n0, err := rf.ReadFrom(src)
+		n += n0
+		w.written += n0
+		return n, err
+	}
+
+	n0, err := io.CopyBuffer(writerOnly{w}, src, buf)
+	n += n0
+	return n, err
+}
+
+// SetReadDeadline sets the connection's read deadline (http.ResponseController).
+func (w *response) SetReadDeadline(deadline time.Time) error {
+	w.c.rdeadline = true // cleared before the next request's head is read
+	return w.c.rwc.SetReadDeadline(deadline)
+}
+
+// SetWriteDeadline sets the connection's write deadline (http.ResponseController).
+func (w *response) SetWriteDeadline(deadline time.Time) error {
+	return w.c.rwc.SetWriteDeadline(deadline)
+}
+
+// EnableFullDuplex stops the server from draining the request body before
+// writing the response (http.ResponseController).
+func (w *response) EnableFullDuplex() error {
+	w.fullDuplex = true
+	return nil
+}
+
+// chunkWriter is net/http's: it finalizes the header on the first write
+// and adds chunk framing when chunking.
+type chunkWriter struct{ w *response }
+
+func (cw *chunkWriter) Write(p []byte) (n int, err error) {
+	w := cw.w
+	w.passedOn = true
+	if !w.hdrWritten {
+		w.commitHeader(p)
+	}
+	if w.req.Method == "HEAD" {
+		return len(p), nil // eat writes
+	}
+	bw := w.c.bw
+	if w.chunking {
+		h := strconv.AppendUint(w.scratch[:0], uint64(len(p)), 16)
+		h = append(h, '\r', '\n')
+		if _, err = bw.Write(h); err != nil {
+			w.c.rwc.Close()
+			return 0, err
+		}
+	}
+	n, err = bw.Write(p)
+	if w.chunking && err == nil {
+		_, err = bw.Write(crlf)
+	}
+	if err != nil {
+		w.c.rwc.Close()
+	}
+	return n, err
+}
+
+// delHeader removes key from the header being written, without touching a
+// map the handler still owns.
+func (w *response) delHeader(header http.Header, owned bool, key string) {
+	if owned {
+		header.Del(key)
+		return
+	}
+	if _, ok := header[key]; !ok {
+		return
+	}
+	if w.exclude == nil {
+		w.exclude = make(map[string]bool)
+	}
+	w.exclude[key] = true
+}
+
+// extraHeader holds the header fields the server adds (net/http's
+// extraHeader, written in the same order).
+type extraHeader struct {
+	contentType      string
+	connection       string
+	transferEncoding string
+	date             []byte
+	contentLength    []byte
+}
+
+// commitHeader is net/http's chunkWriter.writeHeader: it finalizes the
+// response header and writes it to the connection's buffer. p is the first
+// chunk of the body (sniffed for a Content-Type, and its length used as the
+// Content-Length when the handler is done).
+func (w *response) commitHeader(p []byte) {
+	if w.hdrWritten {
+		return
+	}
+	w.hdrWritten = true
+
+	keepAlivesEnabled := !w.c.srv.shuttingDown()
+	isHEAD := w.req.Method == "HEAD"
+
+	header := w.snapshot
+	owned := header != nil
+	if !owned {
+		header = w.handlerHeader
+	}
+	var setHeader extraHeader
+
+	// Don't write out the fake "Trailer:foo" keys. See http.TrailerPrefix.
+	trailers := false
+	for k := range header {
+		if strings.HasPrefix(k, http.TrailerPrefix) {
+			if w.exclude == nil {
+				w.exclude = make(map[string]bool)
+			}
+			w.exclude[k] = true
+			trailers = true
+		}
+	}
+	for _, v := range header["Trailer"] {
+		trailers = true
+		foreachHeaderElement(v, w.declareTrailer)
+	}
+
+	te := hget(header, "Transfer-Encoding")
+	hasTE := te != ""
+
+	// A handler that is done, never set a Content-Length and wrote less
+	// than the buffer gets one (not for HEAD with no body written).
+	if w.handlerDone && !trailers && !hasTE && bodyAllowedForStatus(w.status) && !hhas(header, "Content-Length") && (!isHEAD || len(p) > 0) {
+		w.contentLength = int64(len(p))
+		setHeader.contentLength = strconv.AppendInt(w.clenBuf[:0], int64(len(p)), 10)
+	}
+
+	hasCL := w.contentLength != -1
+
+	if w.wantsClose {
+		w.closeAfterReply = true
+	}
+	if hget(header, "Connection") == "close" || !keepAlivesEnabled {
+		w.closeAfterReply = true
+	}
+
+	// Consume the rest of the request body before writing the response,
+	// unless closing or full duplex: up to maxPostHandlerReadBytes, or
+	// give up on the connection.
+	if w.req.ContentLength != 0 && !w.closeAfterReply && !w.fullDuplex {
+		var discard, tooBig bool
+		switch bdy := w.req.Body.(type) {
+		case *body:
+			bdy.mu.Lock()
+			switch {
+			case bdy.closed:
+				if !bdy.sawEOF {
+					// Body was closed in handler with non-EOF error.
+					w.closeAfterReply = true
+				}
+			case bdy.remain >= maxPostHandlerReadBytes:
+				tooBig = true
+			default:
+				discard = true
+			}
+			bdy.mu.Unlock()
+		default:
+			discard = true
+		}
+		if discard {
+			_, err := io.CopyN(io.Discard, w.reqBody, maxPostHandlerReadBytes+1)
+			switch err {
+			case nil:
+				// There must be even more data left over.
+				tooBig = true
+			case http.ErrBodyReadAfterClose:
+				// Body was already consumed and closed.
+			case io.EOF:
+				// The remaining body was just consumed, close it.
+				if w.reqBody.Close() != nil {
+					w.closeAfterReply = true
+				}
+			default:
+				// Some other kind of error occurred: whatever remains on
+				// the wire must not be parsed as another request.
+				w.closeAfterReply = true
+			}
+		}
+		if tooBig {
+			w.closeAfterReply = true
+			w.requestBodyLimitHit = true
+			w.delHeader(header, owned, "Connection")
+			setHeader.connection = "close"
+		}
+	}
+
+	code := w.status
+	if bodyAllowedForStatus(code) {
+		// If no content type, apply sniffing algorithm to body.
+		_, haveType := header["Content-Type"]
+		// Not when a Content-Encoding is set (net/http issue 31753).
+		hasCE := header.Get("Content-Encoding") != ""
+		if !hasCE && !haveType && !hasTE && len(p) > 0 {
+			setHeader.contentType = http.DetectContentType(p)
+		}
+	} else {
+		sup := suppressedNoBody
+		if code == 304 {
+			sup = suppressed304
+		}
+		for _, k := range sup {
+			w.delHeader(header, owned, k)
+		}
+	}
+
+	if !hhas(header, "Date") {
+		setHeader.date = currentDate()
+	}
+
+	if hasCL && hasTE && te != "identity" {
+		w.c.srv.logError(fmt.Sprintf("http: WriteHeader called with both Transfer-Encoding of %q and a Content-Length of %d", te, w.contentLength))
+		w.delHeader(header, owned, "Content-Length")
+		hasCL = false
+	}
+
+	switch {
+	case isHEAD || !bodyAllowedForStatus(code) || code == http.StatusNoContent:
+		// Response has no body.
+		w.delHeader(header, owned, "Transfer-Encoding")
+	case hasCL:
+		// Content-Length has been provided, so no chunking is to be done.
+		w.delHeader(header, owned, "Transfer-Encoding")
+	case hasTE && te == "identity":
+		// Unframed body: the connection must be closed after it.
+		w.chunking = false
+		w.closeAfterReply = true
+		w.delHeader(header, owned, "Transfer-Encoding")
+	default:
+		w.chunking = true
+		setHeader.transferEncoding = "chunked"
+		if hasTE && te == "chunked" {
+			// We will send the chunked Transfer-Encoding header later.
+			w.delHeader(header, owned, "Transfer-Encoding")
+		}
+	}
+	// Cannot use Content-Length with non-identity Transfer-Encoding.
+	if w.chunking {
+		w.delHeader(header, owned, "Content-Length")
+	}
+
+	// Override the Connection header when closing, except on a successful
+	// protocol switch or when the handler already said "close".
+	if w.closeAfterReply && (!keepAlivesEnabled || !hasToken(hget(header, "Connection"), "close")) && !isProtocolSwitchResponse(code, header) {
+		w.delHeader(header, owned, "Connection")
+		setHeader.connection = "close"
+	}
+
+	bw := w.c.bw
+	writeStatusLine(bw, code, w.scratch[:0])
+	header.WriteSubset(bw, w.exclude)
+	setHeader.write(bw)
+	bw.Write(crlf)
+	clear(w.exclude)
+}
+
+func (h *extraHeader) write(bw *bufio.Writer) {
+	if h.date != nil {
+		bw.WriteString("Date: ")
+		bw.Write(h.date)
+		bw.Write(crlf)
+	}
+	if h.contentLength != nil {
+		bw.WriteString("Content-Length: ")
+		bw.Write(h.contentLength)
+		bw.Write(crlf)
+	}
+	if h.contentType != "" {
+		bw.WriteString("Content-Type: ")
+		bw.WriteString(h.contentType)
+		bw.Write(crlf)
+	}
+	if h.connection != "" {
+		bw.WriteString("Connection: ")
+		bw.WriteString(h.connection)
+		bw.Write(crlf)
+	}
+	if h.transferEncoding != "" {
+		bw.WriteString("Transfer-Encoding: ")
+		bw.WriteString(h.transferEncoding)
+		bw.Write(crlf)
+	}
+}
+
+func isProtocolSwitchResponse(code int, h http.Header) bool {
+	return code == http.StatusSwitchingProtocols && h.Get("Upgrade") != "" &&
+		headerValuesContainsToken(h["Connection"], "Upgrade")
+}
+
+// writeStatusLine is net/http's, for HTTP/1.1.
+func writeStatusLine(bw *bufio.Writer, code int, scratch []byte) {
+	bw.WriteString("HTTP/1.1 ")
+	if text := http.StatusText(code); text != "" {
+		bw.Write(strconv.AppendInt(scratch, int64(code), 10))
+		bw.WriteByte(' ')
+		bw.WriteString(text)
+		bw.WriteString("\r\n")
+	} else {
+		fmt.Fprintf(bw, "%03d status code %d\r\n", code, code)
+	}
+}
+
+// foreachHeaderElement splits v according to the "#rule" construction
+// and calls fn for each non-empty element (net/http's).
+func foreachHeaderElement(v string, fn func(string)) {
+	v = trimString(v)
+	if v == "" {
+		return
+	}
+	if !strings.Contains(v, ",") {
+		fn(v)
+		return
+	}
+	for f := range strings.SplitSeq(v, ",") {
+		if f = trimString(f); f != "" {
+			fn(f)
+		}
+	}
+}
+
+// trimString is textproto.TrimString.
+func trimString(s string) string {
+	for len(s) > 0 && isASCIISpace(s[0]) {
+		s = s[1:]
+	}
+	for len(s) > 0 && isASCIISpace(s[len(s)-1]) {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+func isASCIISpace(b byte) bool {
+	return b == ' ' || b == '\t' || b == '\n' || b == '\r'
+}
+
+// badTrailer is httpguts' list of header fields not allowed as trailers.
+var badTrailer = map[string]bool{
+	"Authorization":       true,
+	"Cache-Control":       true,
+	"Connection":          true,
+	"Content-Encoding":    true,
+	"Content-Length":      true,
+	"Content-Range":       true,
+	"Content-Type":        true,
+	"Expect":              true,
+	"Host":                true,
+	"Keep-Alive":          true,
+	"Max-Forwards":        true,
+	"Pragma":              true,
+	"Proxy-Authenticate":  true,
+	"Proxy-Authorization": true,
+	"Proxy-Connection":    true,
+	"Range":               true,
+	"Realm":               true,
+	"Te":                  true,
+	"Trailer":             true,
+	"Transfer-Encoding":   true,
+	"Www-Authenticate":    true,
+}
+
+// declareTrailer notes a trailer declared in the "Trailer" header.
+func (w *response) declareTrailer(k string) {
+	k = http.CanonicalHeaderKey(k)
+	if strings.HasPrefix(k, "If-") || badTrailer[k] {
+		return
+	}
+	w.trailers = append(w.trailers, k)
+}
+
+// finalTrailers returns the trailers to send, or nil.
+func (w *response) finalTrailers() http.Header {
+	var t http.Header
+	for k, vv := range w.handlerHeader {
+		if kk, found := strings.CutPrefix(k, http.TrailerPrefix); found {
+			if t == nil {
+				t = make(http.Header)
+			}
+			t[kk] = vv
+		}
+	}
+	for _, k := range w.trailers {
+		if t == nil {
+			t = make(http.Header)
+		}
+		for _, v := range w.handlerHeader[k] {
+			t.Add(k, v)
+		}
+	}
+	return t
+}
+
+// finishRequest completes the response after the handler returned.
+func (w *response) finishRequest() {
+	w.handlerDone = true
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.cbuf != nil {
+		w.cbuf.Flush()
+		w.cbuf.Reset(nil)
+		chunkBufPool.Put(w.cbuf)
+		w.cbuf = nil
+	}
+	if !w.hdrWritten {
+		w.commitHeader(nil)
+	}
+	bw := w.c.bw
+	if w.chunking {
+		bw.WriteString("0\r\n")
+		if trailers := w.finalTrailers(); trailers != nil {
+			trailers.Write(bw)
+		}
+		bw.WriteString("\r\n")
+	}
+	bw.Flush()
+	// Close the body (regardless of closeAfterReply) so that a retained
+	// reference cannot read the connection later.
+	w.reqBody.Close()
+	if w.req.MultipartForm != nil {
+		w.req.MultipartForm.RemoveAll()
+	}
+}
+
+// shouldReuseConnection is net/http's rule for keeping the connection.
+func (w *response) shouldReuseConnection() bool {
+	if w.closeAfterReply {
+		return false
+	}
+	if w.req.Method != "HEAD" && w.contentLength != -1 && bodyAllowedForStatus(w.status) && w.contentLength != w.written {
+		// Did not write enough. Avoid getting out of sync.
+		return false
+	}
+	if w.c.werr != nil {
+		return false
+	}
+	if b, ok := w.req.Body.(*body); ok && b.didEarlyClose() {
+		return false
+	}
+	return true
+}
+
+func (w *response) closedRequestBodyEarly() bool {
+	b, ok := w.req.Body.(*body)
+	return ok && b.didEarlyClose()
+}
+
+// relevantCaller returns the first caller outside this package and net/http.
+func relevantCaller() string {
+	pc := make([]uintptr, 16)
+	n := runtime.Callers(1, pc)
+	frames := runtime.CallersFrames(pc[:n])
+	for {
+		frame, more := frames.Next()
+		if !strings.HasPrefix(frame.Function, "net/http.") && !strings.Contains(frame.Function, "/h1server.") {
+			return fmt.Sprintf("%s (%s:%d)", frame.Function, frame.File, frame.Line)
+		}
+		if !more {
+			return ""
+		}
+	}
+}
+
+// Compile-time interface checks.
+var (
+	_ http.ResponseWriter             = (*response)(nil)
+	_ http.Flusher                    = (*response)(nil)
+	_ io.StringWriter                 = (*response)(nil)
+	_ interface{ FlushError() error } = (*response)(nil)
+)

@@ -1,0 +1,378 @@
+package h1server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Server is an HTTP/1.1 server with a fast path for common requests and a
+// net/http.Server fallback for everything else. See the package doc.
+type Server struct {
+	// Handler serves requests; nil means http.DefaultServeMux.
+	Handler http.Handler
+	// ReadHeaderTimeout bounds reading one request head: from accept for
+	// the first request, from its first bytes for later ones. Zero means
+	// no limit.
+	ReadHeaderTimeout time.Duration
+	// IdleTimeout closes keep-alive connections idle this long between
+	// requests. Zero means no limit.
+	IdleTimeout time.Duration
+	// MaxHeaderBytes bounds the request head; larger heads are handed to
+	// the fallback, which answers 431 as net/http does. Zero means
+	// http.DefaultMaxHeaderBytes.
+	MaxHeaderBytes int
+	// ErrorLog receives panics and handler misuse reports; nil means
+	// slog.Default().
+	ErrorLog *slog.Logger
+	// Fallback serves every connection the fast path declines. Serve
+	// fills in its Handler, ReadHeaderTimeout, IdleTimeout, MaxHeaderBytes
+	// and ErrorLog from the fields above where they are zero, and runs it
+	// on an internal listener. Nil means a new http.Server.
+	Fallback *http.Server
+
+	initOnce   sync.Once
+	fallbackLn *chanListener
+	fallbackWG sync.WaitGroup
+	baseCtx    context.Context
+
+	inShutdown atomic.Bool
+	mu         sync.Mutex
+	listeners  map[*net.Listener]struct{}
+	conns      map[*conn]struct{}
+	listenerWG sync.WaitGroup
+	connWG     sync.WaitGroup
+}
+
+func (s *Server) init() {
+	s.initOnce.Do(func() {
+		if s.Fallback == nil {
+			s.Fallback = new(http.Server)
+		}
+		fb := s.Fallback
+		if fb.Handler == nil {
+			fb.Handler = s.Handler
+		}
+		if fb.ReadHeaderTimeout == 0 {
+			fb.ReadHeaderTimeout = s.ReadHeaderTimeout
+		}
+		if fb.IdleTimeout == 0 {
+			fb.IdleTimeout = s.IdleTimeout
+		}
+		if fb.MaxHeaderBytes == 0 {
+			fb.MaxHeaderBytes = s.MaxHeaderBytes
+		}
+		if fb.ErrorLog == nil && s.ErrorLog != nil {
+			fb.ErrorLog = slog.NewLogLogger(s.ErrorLog.Handler(), slog.LevelError)
+		}
+		s.baseCtx = context.WithValue(context.Background(), http.ServerContextKey, fb)
+		s.fallbackLn = newChanListener()
+		s.conns = make(map[*conn]struct{})
+		s.fallbackWG.Add(1)
+		go func() {
+			defer s.fallbackWG.Done()
+			fb.Serve(s.fallbackLn)
+		}()
+	})
+}
+
+// maxHead is the largest head the fast path parses.
+func (s *Server) maxHead() int {
+	n := s.MaxHeaderBytes
+	if n <= 0 {
+		n = http.DefaultMaxHeaderBytes
+	}
+	return min(n, readBufSize)
+}
+
+func (s *Server) shuttingDown() bool { return s.inShutdown.Load() }
+
+func (s *Server) logger() *slog.Logger {
+	if s.ErrorLog != nil {
+		return s.ErrorLog
+	}
+	return slog.Default()
+}
+
+func (s *Server) logError(msg string) { s.logger().Error(msg) }
+
+func (s *Server) logDebug(msg string, args ...any) { s.logger().Debug(msg, args...) }
+
+// Serve accepts connections on ln and serves them, each on its own
+// goroutine. It always returns a non-nil error and closes ln; after
+// Shutdown or Close the error is http.ErrServerClosed.
+func (s *Server) Serve(ln net.Listener) error {
+	s.init()
+	s.fallbackLn.setAddr(ln.Addr())
+	l := &onceCloseListener{Listener: ln}
+	defer l.Close()
+	var lnIface net.Listener = l
+	if !s.trackListener(&lnIface, true) {
+		return http.ErrServerClosed
+	}
+	defer s.trackListener(&lnIface, false)
+
+	var tempDelay time.Duration
+	for {
+		rw, err := l.Accept()
+		if err != nil {
+			if s.shuttingDown() {
+				return http.ErrServerClosed
+			}
+			var te interface{ Temporary() bool }
+			if errors.As(err, &te) && te.Temporary() {
+				if tempDelay == 0 {
+					tempDelay = 5 * time.Millisecond
+				} else {
+					tempDelay *= 2
+				}
+				if tempDelay > time.Second {
+					tempDelay = time.Second
+				}
+				s.logError(fmt.Sprintf("http: Accept error: %v; retrying in %v", err, tempDelay))
+				time.Sleep(tempDelay)
+				continue
+			}
+			return err
+		}
+		tempDelay = 0
+		c := &conn{srv: s, rwc: rw}
+		c.setState(stateNew)
+		s.trackConn(c, true)
+		go c.serve()
+	}
+}
+
+func (s *Server) trackListener(ln *net.Listener, add bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.listeners == nil {
+		s.listeners = make(map[*net.Listener]struct{})
+	}
+	if add {
+		if s.shuttingDown() {
+			return false
+		}
+		s.listeners[ln] = struct{}{}
+		s.listenerWG.Add(1)
+	} else {
+		delete(s.listeners, ln)
+		s.listenerWG.Done()
+	}
+	return true
+}
+
+func (s *Server) trackConn(c *conn, add bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if add {
+		s.conns[c] = struct{}{}
+		s.connWG.Add(1)
+	} else {
+		delete(s.conns, c)
+	}
+}
+
+func (s *Server) closeListenersLocked() error {
+	var err error
+	for ln := range s.listeners {
+		if cerr := (*ln).Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}
+	return err
+}
+
+// closeIdleConns closes idle connections and reports whether the server
+// is quiescent (net/http's rule, including treating connections that have
+// not sent a whole first head in 5 s as idle).
+func (s *Server) closeIdleConns() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	quiescent := true
+	for c := range s.conns {
+		st, unixSec := c.getState()
+		if st == stateNew && unixSec < time.Now().Unix()-5 {
+			st = stateIdle
+		}
+		if st != stateIdle || unixSec == 0 {
+			quiescent = false
+			continue
+		}
+		c.rwc.Close()
+		delete(s.conns, c)
+	}
+	return quiescent
+}
+
+const shutdownPollIntervalMax = 500 * time.Millisecond
+
+// Shutdown gracefully shuts the server down: it closes the listeners,
+// closes idle connections, and waits for active requests to finish (their
+// responses carry "Connection: close") until ctx is done. It shuts the
+// Fallback down the same way, concurrently. It returns ctx's error if ctx
+// ended first.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.init()
+	s.inShutdown.Store(true)
+
+	s.mu.Lock()
+	lnerr := s.closeListenersLocked()
+	s.mu.Unlock()
+	s.listenerWG.Wait()
+
+	fbErr := make(chan error, 1)
+	go func() {
+		err := s.Fallback.Shutdown(ctx)
+		s.fallbackLn.Close()
+		if err == nil {
+			err = waitGroup(ctx, &s.fallbackWG)
+		}
+		fbErr <- err
+	}()
+
+	err := s.waitQuiescent(ctx)
+	if err == nil {
+		err = waitGroup(ctx, &s.connWG)
+	}
+	if ferr := <-fbErr; err == nil {
+		err = ferr
+	}
+	if err == nil {
+		err = lnerr
+	}
+	return err
+}
+
+func (s *Server) waitQuiescent(ctx context.Context) error {
+	pollIntervalBase := time.Millisecond
+	nextPollInterval := func() time.Duration {
+		interval := pollIntervalBase + time.Duration(rand.IntN(int(pollIntervalBase/10)))
+		pollIntervalBase *= 2
+		if pollIntervalBase > shutdownPollIntervalMax {
+			pollIntervalBase = shutdownPollIntervalMax
+		}
+		return interval
+	}
+	timer := time.NewTimer(nextPollInterval())
+	defer timer.Stop()
+	for {
+		if s.closeIdleConns() {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-timer.C:
+			timer.Reset(nextPollInterval())
+		}
+	}
+}
+
+func waitGroup(ctx context.Context, wg *sync.WaitGroup) error {
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Close immediately closes the listeners and all connections, the
+// Fallback's included.
+func (s *Server) Close() error {
+	s.init()
+	s.inShutdown.Store(true)
+	s.mu.Lock()
+	err := s.closeListenersLocked()
+	s.mu.Unlock()
+	s.listenerWG.Wait()
+	s.mu.Lock()
+	for c := range s.conns {
+		c.rwc.Close()
+		delete(s.conns, c)
+	}
+	s.mu.Unlock()
+	ferr := s.Fallback.Close()
+	s.fallbackLn.Close()
+	if err == nil {
+		err = ferr
+	}
+	return err
+}
+
+// onceCloseListener wraps a net.Listener, protecting it from multiple
+// Close calls.
+type onceCloseListener struct {
+	net.Listener
+	once     sync.Once
+	closeErr error
+}
+
+func (oc *onceCloseListener) Close() error {
+	oc.once.Do(func() { oc.closeErr = oc.Listener.Close() })
+	return oc.closeErr
+}
+
+// chanListener is the listener the Fallback serves: Accept returns the
+// connections the fast path hands off.
+type chanListener struct {
+	ch     chan net.Conn
+	closed chan struct{}
+	once   sync.Once
+	addr   atomic.Pointer[net.Addr]
+}
+
+func newChanListener() *chanListener {
+	return &chanListener{ch: make(chan net.Conn), closed: make(chan struct{})}
+}
+
+func (l *chanListener) setAddr(a net.Addr) {
+	if a != nil {
+		l.addr.CompareAndSwap(nil, &a)
+	}
+}
+
+func (l *chanListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.ch:
+		return c, nil
+	case <-l.closed:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *chanListener) Close() error {
+	l.once.Do(func() { close(l.closed) })
+	return nil
+}
+
+func (l *chanListener) Addr() net.Addr {
+	if a := l.addr.Load(); a != nil {
+		return *a
+	}
+	return &net.TCPAddr{}
+}
+
+// send hands c to the Fallback's Serve loop; it reports false (and c
+// stays the caller's to close) if the listener is closed.
+func (l *chanListener) send(c net.Conn) bool {
+	select {
+	case l.ch <- c:
+		return true
+	case <-l.closed:
+		return false
+	}
+}
