@@ -75,17 +75,32 @@ type fastTry struct {
 	tried       uint64
 	up          *upstream.Upstream
 	// per attempt
-	cn      *h1client.Conn
+	mu      sync.Mutex     // orders abort against the connection's release
+	cn      *h1client.Conn // nil once released: abort must not touch it
 	why     atomic.Int32
 	headers atomic.Bool
 	wrote   bool
 	err     error
 }
 
+// abort stops the attempt in flight. It may run on another goroutine
+// (context.AfterFunc) even after the attempt ended, so it acts only while
+// the connection is still the attempt's: a pooled connection must never
+// get a deadline in the past.
 func (t *fastTry) abort(why int32) {
-	if t.why.CompareAndSwap(abortNone, why) {
-		t.cn.NetConn().SetDeadline(aLongTimeAgo)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.cn != nil && t.why.CompareAndSwap(abortNone, why) {
+		_ = t.cn.NetConn().SetDeadline(aLongTimeAgo)
 	}
+}
+
+// detach ends the attempt's hold on its connection (before the
+// connection is released or discarded).
+func (t *fastTry) detach() {
+	t.mu.Lock()
+	t.cn = nil
+	t.mu.Unlock()
 }
 
 func (t *fastTry) upstreamGone() {
@@ -206,8 +221,10 @@ func (t *fastTry) send() {
 	// upstream and goes again on a fresh connection when net/http would
 	// send it again (isReplayable).
 	for {
+		t.mu.Lock()
 		t.cn = cn
-		err = t.exchange()
+		t.mu.Unlock()
+		err = t.exchange(cn)
 		if err == nil || !cn.Reused() || !errors.Is(err, h1client.ErrNothingRead) || t.why.Load() != abortNone ||
 			!replayable(t.r) {
 			break
@@ -230,11 +247,12 @@ func replayable(r *http.Request) bool {
 
 // exchange sends the request on t.cn and relays the answer. The connection
 // is released or discarded before it returns.
-func (t *fastTry) exchange() (err error) {
-	cn, r, w := t.cn, t.r, t.w
+func (t *fastTry) exchange(cn *h1client.Conn) (err error) {
+	r, w := t.r, t.w
 	released := false
 	defer func() {
 		if !released {
+			t.detach()
 			cn.Discard()
 		}
 	}()
@@ -244,7 +262,15 @@ func (t *fastTry) exchange() (err error) {
 		stopClient := context.AfterFunc(r.Context(), t.clientGone)
 		defer stopClient()
 	}
-	_ = cn.SetDeadline(t.deadline)
+	// The route timeout bounds sending and the wait for the answer's head.
+	// A head without a body fits the socket buffer, so only its read
+	// needs the deadline (one timer instead of two).
+	nc := cn.NetConn()
+	if len(t.body) > 0 {
+		_ = nc.SetDeadline(t.deadline)
+	} else {
+		_ = nc.SetReadDeadline(t.deadline)
+	}
 	if err := t.writeHead(cn.Writer()); err != nil {
 		return err
 	}
@@ -278,7 +304,12 @@ func (t *fastTry) exchange() (err error) {
 	if t.why.Load() != abortNone {
 		return t.reason(context.Canceled)
 	}
-	_ = cn.SetDeadline(time.Time{}) // the route timeout bounds the wait for headers, not the body
+	// The route timeout bounds the wait for the head, not the body.
+	if len(t.body) > 0 {
+		_ = nc.SetDeadline(time.Time{})
+	} else {
+		_ = nc.SetReadDeadline(time.Time{})
+	}
 
 	if (res.StatusCode == http.StatusBadGateway || res.StatusCode == http.StatusServiceUnavailable) && t.canTryAnother() {
 		return retryStatusError{status: res.StatusCode}
@@ -308,6 +339,7 @@ func (t *fastTry) exchange() (err error) {
 		// Content-Type).
 		flush = http.NewResponseController(w).Flush
 		if err := flush(); err != nil {
+			t.detach()
 			cn.Discard()
 			released = true
 			if r.Context().Value(http.ServerContextKey) != nil {
@@ -323,6 +355,7 @@ func (t *fastTry) exchange() (err error) {
 		if rerr != nil {
 			t.f.g.log.Debug("upstream body cut short", "upstream", t.up.Host, "error", rerr)
 		}
+		t.detach()
 		cn.Discard()
 		released = true
 		if r.Context().Value(http.ServerContextKey) != nil {
@@ -342,7 +375,12 @@ func (t *fastTry) exchange() (err error) {
 			}
 		}
 	}
-	cn.Release()
+	t.detach()
+	if t.why.Load() != abortNone {
+		cn.Discard() // an abort may have moved its deadline
+	} else {
+		cn.Release()
+	}
 	released = true
 	return nil
 }
