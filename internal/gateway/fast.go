@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -75,12 +76,12 @@ type fastTry struct {
 	tried       uint64
 	up          *upstream.Upstream
 	// per attempt
-	mu      sync.Mutex     // orders abort against the connection's release
-	cn      *h1client.Conn // nil once released: abort must not touch it
-	why     atomic.Int32
-	headers atomic.Bool
-	wrote   bool
-	err     error
+	mu    sync.Mutex     // orders abort against the connection's release
+	cn    *h1client.Conn // nil once released: abort must not touch it
+	why   atomic.Int32
+	poll  time.Duration // the current checkpoint interval
+	wrote bool
+	err   error
 }
 
 // abort stops the attempt in flight. It may run on another goroutine
@@ -103,10 +104,36 @@ func (t *fastTry) detach() {
 	t.mu.Unlock()
 }
 
-func (t *fastTry) upstreamGone() {
-	if !t.headers.Load() {
-		t.abort(abortGone)
+// Checkpoints of the wait for an answer's head (see exchange).
+const (
+	pollFirst = 25 * time.Millisecond
+	pollMax   = 200 * time.Millisecond
+)
+
+// Wait implements h1client.Waiter: at each checkpoint of the wait for the
+// head, give up if the route timeout passed, the client left, or the
+// upstream left the pool; else wait until the next checkpoint.
+func (t *fastTry) Wait() (time.Time, error) {
+	now := time.Now()
+	switch {
+	case !now.Before(t.deadline):
+		return time.Time{}, os.ErrDeadlineExceeded
+	case t.r.Context().Err() != nil:
+		t.why.CompareAndSwap(abortNone, abortClient)
+		return time.Time{}, context.Canceled
+	case t.up.Retired().Err() != nil:
+		t.why.CompareAndSwap(abortNone, abortGone)
+		return time.Time{}, errUpstreamGone
 	}
+	t.poll = min(2*t.poll, pollMax)
+	return earliest(t.deadline, now.Add(t.poll)), nil
+}
+
+func earliest(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }
 
 func (t *fastTry) clientGone() { t.abort(abortClient) }
@@ -210,7 +237,6 @@ func (t *fastTry) send() {
 	t.up.Acquire()
 	defer t.up.Release()
 	t.why.Store(abortNone)
-	t.headers.Store(false)
 	cn, err := t.f.g.h1.Get(t.r.Context(), t.up.Host, t.deadline)
 	if err != nil {
 		t.err = err
@@ -256,21 +282,20 @@ func (t *fastTry) exchange(cn *h1client.Conn) (err error) {
 			cn.Discard()
 		}
 	}()
-	stopGone := context.AfterFunc(t.up.Retired(), t.upstreamGone)
-	defer stopGone()
-	if done := r.Context().Done(); done != nil {
-		stopClient := context.AfterFunc(r.Context(), t.clientGone)
-		defer stopClient()
-	}
 	// The route timeout bounds sending and the wait for the answer's head.
-	// A head without a body fits the socket buffer, so only its read
-	// needs the deadline (one timer instead of two).
+	// The wait is cut into checkpoints (pollFirst, doubling up to
+	// pollMax): at each, Wait checks on this goroutine whether the client
+	// is still there and the upstream still in the pool. That costs
+	// nothing for the common answer that comes before the first one, where
+	// a context.AfterFunc per request cost an allocation and a lock each
+	// way, and a callback on another goroutine racing the attempt.
 	nc := cn.NetConn()
 	if len(t.body) > 0 {
-		_ = nc.SetDeadline(t.deadline)
-	} else {
-		_ = nc.SetReadDeadline(t.deadline)
+		_ = nc.SetWriteDeadline(t.deadline)
 	}
+	t.poll = pollFirst
+	_ = nc.SetReadDeadline(earliest(t.deadline, time.Now().Add(t.poll)))
+	cn.SetWaiter(t)
 	if err := t.writeHead(cn.Writer()); err != nil {
 		return err
 	}
@@ -300,15 +325,19 @@ func (t *fastTry) exchange(cn *h1client.Conn) (err error) {
 	if res.StatusCode == http.StatusSwitchingProtocols {
 		return errors.New("upstream switched protocols on a request without Upgrade")
 	}
-	t.headers.Store(true)
-	if t.why.Load() != abortNone {
-		return t.reason(context.Canceled)
-	}
+	cn.SetWaiter(nil)
 	// The route timeout bounds the wait for the head, not the body.
 	if len(t.body) > 0 {
 		_ = nc.SetDeadline(time.Time{})
 	} else {
 		_ = nc.SetReadDeadline(time.Time{})
+	}
+	if !cn.BodyBuffered() {
+		// The body's reads may block: a client that leaves stops them.
+		if done := r.Context().Done(); done != nil {
+			stop := context.AfterFunc(r.Context(), t.clientGone)
+			defer stop()
+		}
 	}
 
 	if (res.StatusCode == http.StatusBadGateway || res.StatusCode == http.StatusServiceUnavailable) && t.canTryAnother() {

@@ -258,10 +258,32 @@ type Conn struct {
 	idleSince time.Time
 	// res is the current response; its Header map is reused.
 	res Response
+	// waiter, when set, is asked what to do when a read of an answer's
+	// head passes its deadline (see SetWaiter).
+	waiter Waiter
 	// body framing of the current response (see body.go)
 	remain  int64 // bytes of a Content-Length body still to read
 	chunked io.Reader
 	broken  bool // framing lost or errors seen: never reuse
+}
+
+// Waiter is consulted when the read deadline passes while an answer's
+// head is awaited. It returns the next deadline to keep waiting, or an
+// error to give up with. It lets a caller check, from its own goroutine
+// and at the intervals it chooses, whether the request is still wanted
+// (client gone, upstream removed) without a goroutine or callback per
+// request.
+type Waiter interface {
+	Wait() (time.Time, error)
+}
+
+// SetWaiter sets (or, with nil, clears) the connection's Waiter.
+func (cn *Conn) SetWaiter(w Waiter) { cn.waiter = w }
+
+// BodyBuffered reports whether the rest of the current answer's body is
+// already in the read buffer, so reading it cannot block.
+func (cn *Conn) BodyBuffered() bool {
+	return cn.chunked == nil && cn.remain >= 0 && cn.remain <= int64(cn.br.Buffered())
 }
 
 // Reused reports whether the connection came from the pool.
@@ -289,6 +311,7 @@ func (cn *Conn) Release() {
 	}
 	cn.idleSince = time.Now()
 	cn.reused = false
+	cn.waiter = nil
 	if !cn.client.pool(cn.host).push(cn, cn.client.opt.MaxIdlePerHost) {
 		cn.nc.Close()
 	}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/textproto"
+	"os"
 	"strings"
 )
 
@@ -107,7 +108,17 @@ func readHead(cn *Conn) (string, error) {
 			return readLongHead(br)
 		}
 		if _, err := br.Peek(len(b) + 1); err != nil {
-			if len(b) == 0 {
+			if cn.waiter != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+				// A read deadline that is a checkpoint, not the end:
+				// the waiter decides whether to go on waiting.
+				d, werr := cn.waiter.Wait()
+				if werr != nil {
+					return "", werr
+				}
+				_ = cn.nc.SetReadDeadline(d)
+				continue
+			}
+			if len(b) == 0 && !errors.Is(err, os.ErrDeadlineExceeded) {
 				return "", fmt.Errorf("%w: %w", ErrNothingRead, err)
 			}
 			if err == io.EOF {
