@@ -44,7 +44,10 @@ const maxBufferedBody = 64 << 10
 
 var (
 	bodyPool = sync.Pool{New: func() any { b := make([]byte, maxBufferedBody); return &b }}
-	copyPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+	// copyPool's buffers receive the part of an answer's body that did
+	// not come with its head, read past the connection's 16 KiB buffer:
+	// the rest of a 64 KiB answer then takes one read.
+	copyPool = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
 )
 
 // fastOK reports whether r can take the fast path.

@@ -9,8 +9,10 @@ import (
 
 // WriteBodyTo copies the current answer's body to w. When flush is set it
 // is called after every write (for streamed answers). A Content-Length
-// body goes from the connection's read buffer straight into w; buf is
-// scratch space for the other framings. It reports the bytes written and
+// body goes from the connection's read buffer straight into w, and what
+// is not yet buffered is read into buf (make it larger than the read
+// buffer: the reads then bypass it); buf is also the scratch space for the
+// other framings. It reports the bytes written and
 // which side failed, if any: readErr for the upstream (including a body
 // cut short), writeErr for w. A chunked body's trailers are in the
 // Response's Trailer afterwards.
@@ -19,17 +21,31 @@ func (cn *Conn) WriteBodyTo(w io.Writer, flush func() error, buf []byte) (n int6
 	switch {
 	case cn.remain > 0:
 		for cn.remain > 0 {
-			if br.Buffered() == 0 {
-				if _, err := br.Peek(1); err != nil {
+			var p []byte
+			peeked := br.Buffered() > 0
+			if peeked {
+				// What the last read brought: straight from the buffer.
+				p, _ = br.Peek(int(min(int64(br.Buffered()), cn.remain)))
+			} else {
+				// The buffer is empty: read into buf, which is larger than
+				// the buffer, so that bufio reads from the connection
+				// directly and a large body takes fewer system calls.
+				m, err := br.Read(buf[:min(int64(len(buf)), cn.remain)])
+				if m == 0 && err != nil {
 					cn.broken = true
 					return n, unexpected(err), nil
 				}
+				p = buf[:m]
 			}
-			p, _ := br.Peek(int(min(int64(br.Buffered()), cn.remain)))
 			m, err := w.Write(p)
-			_, _ = br.Discard(m)
+			if peeked {
+				_, _ = br.Discard(m)
+			}
 			n += int64(m)
 			cn.remain -= int64(m)
+			if err == nil && m < len(p) {
+				err = io.ErrShortWrite
+			}
 			if err != nil {
 				cn.broken = true
 				return n, nil, err
