@@ -275,7 +275,22 @@ func (c *conn) serve() {
 			c.rdeadline = false
 		}
 		// Wait for the next request's first bytes before starting the
-		// header timeout, as net/http does.
+		// header timeout, as net/http does. An idle keep-alive connection
+		// holds no buffers: they go back to their pools while it waits
+		// (4 KiB each; 80 MiB for 10,000 idle connections otherwise), and
+		// the first byte is read into the connection itself.
+		if c.br.Buffered() == 0 && !c.cr.hasByte && c.bw.Buffered() == 0 {
+			putReader(c.br)
+			putWriter(c.bw)
+			c.br, c.bw = nil, nil
+			n, _ := c.rwc.Read(c.cr.byteBuf[:])
+			c.cr.hasByte = n == 1
+			c.br = getReader(&c.cr)
+			c.bw = getWriter(checkConnErrorWriter{c})
+			if n == 0 {
+				return // closed, reset, or idle past IdleTimeout
+			}
+		}
 		if _, err := c.br.Peek(4); err != nil {
 			return
 		}
