@@ -57,7 +57,7 @@ func Compile(cfg *config.Config, snap docker.Snapshot, deps Deps) *Table {
 	for _, rc := range cfg.Routes {
 		t.routes = append(t.routes, compileRoute(rc, byName[rc.Backend], st, deps))
 	}
-	t.byLen = indexByLength(t.routes)
+	t.index = indexRoutes(t.routes)
 	st.Upstreams.Retain(live)
 	st.limiters.sweep()
 	st.breakers.sweep()
@@ -134,22 +134,6 @@ func compileDefault(d config.DefaultResponse) Default {
 		def.ContentType = []string{http.DetectContentType(body)}
 	}
 	return def
-}
-
-func indexByLength(routes []*Route) []prefixSet {
-	var sets []prefixSet
-	for _, r := range routes {
-		i := slices.IndexFunc(sets, func(s prefixSet) bool { return s.n == len(r.Prefix) })
-		if i < 0 {
-			sets = append(sets, prefixSet{n: len(r.Prefix), routes: map[string]*Route{}})
-			i = len(sets) - 1
-		}
-		if _, dup := sets[i].routes[r.Prefix]; !dup { // validation rejects duplicates; first wins
-			sets[i].routes[r.Prefix] = r
-		}
-	}
-	slices.SortFunc(sets, func(a, b prefixSet) int { return b.n - a.n })
-	return sets
 }
 
 func compileBackend(bc config.Backend, snap docker.Snapshot, st *State) *Backend {

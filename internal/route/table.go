@@ -23,10 +23,8 @@ import (
 
 // Table is one compiled, immutable routing state.
 type Table struct {
-	// byLen holds routes keyed by their exact prefix, one map per distinct
-	// prefix length, longest first: Lookup tries each length once instead
-	// of scanning every route.
-	byLen []prefixSet
+	// index finds the longest matching prefix (radix.go).
+	index *radix
 	// routes in config order.
 	routes []*Route
 	// Default is the answer when no route matches.
@@ -37,11 +35,6 @@ type Table struct {
 	AccessLog bool
 	// Trusted are the proxies whose X-Forwarded-* headers are believed.
 	Trusted []netip.Prefix
-}
-
-type prefixSet struct {
-	n      int
-	routes map[string]*Route
 }
 
 // Default is the configured default response, ready to write.
@@ -120,16 +113,10 @@ type Skip struct {
 // Lookup returns the route whose prefix is the longest prefix of path, or
 // nil when none is.
 func (t *Table) Lookup(path string) *Route {
-	for i := range t.byLen {
-		s := &t.byLen[i]
-		if len(path) < s.n {
-			continue
-		}
-		if r, ok := s.routes[path[:s.n]]; ok {
-			return r
-		}
+	if t.index == nil {
+		return nil
 	}
-	return nil
+	return t.index.lookup(path)
 }
 
 // Routes returns the routes in config order. The slice must not be modified.
