@@ -1,23 +1,59 @@
 package lb
 
-import "testing"
+import (
+	"strconv"
+	"testing"
+)
 
-// BenchmarkPick measures one pick from 8 upstreams, all available (the
-// common path) and with half of them passively ejected (the fallback path).
+// benchStates returns n upstream states: all available, or every other one
+// passively ejected.
+func benchStates(n int, halfEjected bool) []state {
+	s := make([]state, n)
+	for i := range s {
+		if halfEjected && i%2 == 1 {
+			s[i] = ejected
+		}
+	}
+	return s
+}
+
+// BenchmarkPick measures one pick per policy from 2, 8 and 20 upstreams,
+// all available (the common path) and with half of them passively ejected
+// (the fallback path).
 func BenchmarkPick(b *testing.B) {
 	for _, policy := range policies {
-		for _, setup := range []struct {
-			name   string
-			states []state
-		}{
-			{"all-up", []state{ok, ok, ok, ok, ok, ok, ok, ok}},
-			{"half-ejected", []state{ok, ejected, ok, ejected, ok, ejected, ok, ejected}},
-		} {
-			b.Run(policy+"/"+setup.name, func(b *testing.B) {
-				p, ups := New(policy), makeUps(setup.states...)
+		for _, n := range []int{2, 8, 20} {
+			for _, setup := range []struct {
+				name        string
+				halfEjected bool
+			}{
+				{"all-up", false},
+				{"half-ejected", true},
+			} {
+				b.Run(policy+"/n="+strconv.Itoa(n)+"/"+setup.name, func(b *testing.B) {
+					p, ups := New(policy), makeUps(benchStates(n, setup.halfEjected)...)
+					b.ReportAllocs()
+					for b.Loop() {
+						if p.Pick(ups, 0) < 0 {
+							b.Fatal("no pick")
+						}
+					}
+				})
+			}
+		}
+	}
+}
+
+// BenchmarkPickRetry is the pick for a retry: the first choice is marked
+// tried.
+func BenchmarkPickRetry(b *testing.B) {
+	for _, policy := range policies {
+		for _, n := range []int{2, 20} {
+			b.Run(policy+"/n="+strconv.Itoa(n), func(b *testing.B) {
+				p, ups := New(policy), makeUps(benchStates(n, false)...)
 				b.ReportAllocs()
 				for b.Loop() {
-					if p.Pick(ups, 0) < 0 {
+					if p.Pick(ups, Tried(0, 0)) < 0 {
 						b.Fatal("no pick")
 					}
 				}
@@ -28,17 +64,19 @@ func BenchmarkPick(b *testing.B) {
 
 func BenchmarkPickParallel(b *testing.B) {
 	for _, policy := range policies {
-		b.Run(policy, func(b *testing.B) {
-			p, ups := New(policy), makeUps(ok, ok, ok, ok, ok, ok, ok, ok)
-			b.ReportAllocs()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					if p.Pick(ups, 0) < 0 {
-						b.Error("no pick")
-						return
+		for _, n := range []int{2, 20} {
+			b.Run(policy+"/n="+strconv.Itoa(n), func(b *testing.B) {
+				p, ups := New(policy), makeUps(benchStates(n, false)...)
+				b.ReportAllocs()
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						if p.Pick(ups, 0) < 0 {
+							b.Error("no pick")
+							return
+						}
 					}
-				}
+				})
 			})
-		})
+		}
 	}
 }
