@@ -19,10 +19,8 @@ import (
 
 	"github.com/rgate/rgate/internal/h1client"
 	"github.com/rgate/rgate/internal/httperr"
-	"github.com/rgate/rgate/internal/lb"
 	"github.com/rgate/rgate/internal/mw/reqid"
 	"github.com/rgate/rgate/internal/reqinfo"
-	"github.com/rgate/rgate/internal/upstream"
 )
 
 // The fast path carries a request to the upstream on rgate's own HTTP/1.1
@@ -68,16 +66,13 @@ const (
 
 // fastTry is one request's state across its attempts.
 type fastTry struct {
-	f           *forwarder
-	r           *http.Request
-	w           http.ResponseWriter
-	body        []byte
-	deadline    time.Time
-	trusted     bool
-	maxAttempts int
-	attempt     int
-	tried       uint64
-	up          *upstream.Upstream
+	f        *forwarder
+	r        *http.Request
+	w        http.ResponseWriter
+	body     []byte
+	deadline time.Time
+	trusted  bool
+	tries
 	// per attempt
 	mu    sync.Mutex     // orders abort against the connection's release
 	cn    *h1client.Conn // nil once released: abort must not touch it
@@ -145,7 +140,7 @@ var aLongTimeAgo = time.Unix(1, 0)
 
 func (f *forwarder) serveFast(w http.ResponseWriter, r *http.Request, id string) {
 	rt, b := f.rt, f.rt.Backend
-	t := &fastTry{f: f, r: r, w: w, maxAttempts: 1, deadline: time.Now().Add(rt.Timeout)}
+	t := &fastTry{f: f, r: r, w: w, tries: tries{maxAttempts: 1}, deadline: time.Now().Add(rt.Timeout)}
 	if canRetry(r) {
 		t.maxAttempts += rt.Retries
 	}
@@ -163,14 +158,8 @@ func (f *forwarder) serveFast(w http.ResponseWriter, r *http.Request, id string)
 		t.trusted = info.ViaTrustedProxy
 	}
 	for ; t.attempt < t.maxAttempts; t.attempt++ {
-		i := b.Picker.Pick(b.Upstreams, t.tried)
-		if i < 0 {
+		if !t.next(b, info) {
 			break
-		}
-		t.tried = lb.Tried(t.tried, i)
-		t.up = b.Upstreams[i]
-		if info != nil {
-			info.Upstream, info.Container, info.Retries = t.up.Host, t.up.Container, t.attempt
 		}
 		t.err = nil
 		t.send()
@@ -343,7 +332,7 @@ func (t *fastTry) exchange(cn *h1client.Conn) (err error) {
 		}
 	}
 
-	if (res.StatusCode == http.StatusBadGateway || res.StatusCode == http.StatusServiceUnavailable) && t.canTryAnother() {
+	if (res.StatusCode == http.StatusBadGateway || res.StatusCode == http.StatusServiceUnavailable) && t.canTryAnother(t.f.rt.Backend) {
 		return retryStatusError{status: res.StatusCode}
 	}
 	t.up.ReportSuccess()
@@ -427,23 +416,6 @@ func (t *fastTry) reason(err error) error {
 		return errors.Join(context.Canceled, err)
 	}
 	return err
-}
-
-// canTryAnother reports whether another attempt is allowed and some
-// upstream not yet tried could take it (exchange.canTryAnother).
-func (t *fastTry) canTryAnother() bool {
-	if t.attempt+1 >= t.maxAttempts {
-		return false
-	}
-	for i, u := range t.f.rt.Backend.Upstreams {
-		if i < 64 && t.tried&(1<<uint(i)) != 0 {
-			continue
-		}
-		if !u.ActiveDown() {
-			return true
-		}
-	}
-	return false
 }
 
 // writeHead writes the outbound request head: what ReverseProxy with the

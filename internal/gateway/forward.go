@@ -34,15 +34,54 @@ type forwarder struct {
 // the shared ReverseProxy find it with Value.
 type exchange struct {
 	context.Context
+	tries
 	rt          *route.Route
-	up          *upstream.Upstream
 	trustedPeer bool
 	// attemptCtx is the context of the current attempt.
-	attemptCtx  context.Context
-	attempt     int
+	attemptCtx context.Context
+	w          exchangeWriter
+}
+
+// tries is what both ways of forwarding (ReverseProxy here, rgate's own
+// client in fast.go) keep across a request's attempts.
+type tries struct {
 	maxAttempts int
-	tried       uint64
-	w           exchangeWriter
+	attempt     int
+	tried       uint64 // lb.Tried bitmask
+	up          *upstream.Upstream
+}
+
+// next picks the upstream for the current attempt (one not tried yet when
+// there is a choice) and records it in info; false when none can be
+// picked.
+func (t *tries) next(b *route.Backend, info *reqinfo.Info) bool {
+	i := b.Picker.Pick(b.Upstreams, t.tried)
+	if i < 0 {
+		return false
+	}
+	t.tried = lb.Tried(t.tried, i)
+	t.up = b.Upstreams[i]
+	if info != nil {
+		info.Upstream, info.Container, info.Retries = t.up.Host, t.up.Container, t.attempt
+	}
+	return true
+}
+
+// canTryAnother reports whether another attempt is allowed and some
+// upstream of b not yet tried could take it.
+func (t *tries) canTryAnother(b *route.Backend) bool {
+	if t.attempt+1 >= t.maxAttempts {
+		return false
+	}
+	for i, u := range b.Upstreams {
+		if i < 64 && t.tried&(1<<uint(i)) != 0 {
+			continue
+		}
+		if !u.ActiveDown() {
+			return true
+		}
+	}
+	return false
 }
 
 type exchangeKey struct{}
@@ -84,7 +123,7 @@ func (f *forwarder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer cancel(nil)
 	timer := time.AfterFunc(rt.Timeout, func() { cancel(httperr.ErrUpstreamTimeout) })
 	defer timer.Stop()
-	ex := &exchange{Context: ctx, rt: rt, maxAttempts: 1}
+	ex := &exchange{Context: ctx, rt: rt, tries: tries{maxAttempts: 1}}
 	if canRetry(r) {
 		ex.maxAttempts += rt.Retries
 	}
@@ -98,14 +137,8 @@ func (f *forwarder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ex.trustedPeer = info.ViaTrustedProxy
 	}
 	for ; ex.attempt < ex.maxAttempts; ex.attempt++ {
-		i := b.Picker.Pick(b.Upstreams, ex.tried)
-		if i < 0 {
+		if !ex.next(b, info) {
 			break
-		}
-		ex.tried = lb.Tried(ex.tried, i)
-		ex.up = b.Upstreams[i]
-		if info != nil {
-			info.Upstream, info.Container, info.Retries = ex.up.Host, ex.up.Container, ex.attempt
 		}
 		ex.w.err = nil
 		f.attempt(ex, r, body)
@@ -233,29 +266,12 @@ func modifyResponse(res *http.Response) error {
 	if ex == nil {
 		return nil
 	}
-	if (res.StatusCode == http.StatusBadGateway || res.StatusCode == http.StatusServiceUnavailable) && ex.canTryAnother() {
+	if (res.StatusCode == http.StatusBadGateway || res.StatusCode == http.StatusServiceUnavailable) && ex.canTryAnother(ex.rt.Backend) {
 		return retryStatusError{status: res.StatusCode}
 	}
 	ex.up.ReportSuccess()
 	ex.rt.ResponseHeaders.Apply(res.Header)
 	return nil
-}
-
-// canTryAnother reports whether another attempt is allowed and some
-// upstream not yet tried could take it.
-func (e *exchange) canTryAnother() bool {
-	if e.attempt+1 >= e.maxAttempts {
-		return false
-	}
-	for i, u := range e.rt.Backend.Upstreams {
-		if i < 64 && e.tried&(1<<uint(i)) != 0 {
-			continue
-		}
-		if !u.ActiveDown() {
-			return true
-		}
-	}
-	return false
 }
 
 // canRetry reports whether r may be sent again to another upstream:
