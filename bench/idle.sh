@@ -15,14 +15,14 @@
 # net/http server), for comparison.
 #
 # Exit 0: within target; 1: target missed; 2: setup failure; 3: connections
-# failed. Settings (environment): N=10000 SETTLE=5s SRC=4 (source addresses
+# failed. Settings (environment): N=10000 SETTLE=30s SRC=4 (source addresses
 # 127.0.0.1..127.0.0.SRC) TARGET_MIB=80 BACKEND_PORT=18280 RGATE_PORT=18200
 # DIRECT=1 KEEP=1 BACKEND_BIN=...
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/tools/lib.sh"
 
 N=${N:-10000}
-SETTLE=${SETTLE:-5s}
+SETTLE=${SETTLE:-30s}
 SRC=${SRC:-4}
 TARGET_MIB=${TARGET_MIB:-80}
 BACKEND_PORT=${BACKEND_PORT:-18280}

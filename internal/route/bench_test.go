@@ -116,8 +116,12 @@ func benchPaths(cfg *config.Config, n int, miss bool) []string {
 	for i := range out {
 		b := cfg.Backends[rng.IntN(len(cfg.Backends))].Name
 		switch {
-		case miss:
+		case miss && i%2 == 0:
 			out[i] = fmt.Sprintf("/apx/%s/v2/admin/items/%d?x=1", b, i)
+		case miss:
+			// shares "/api/<word>" with routes, then leaves every one of
+			// them: the index is walked deep before it gives up
+			out[i] = "/api/" + strings.Replace(b, "-", "~", 1) + "/v2/admin/items/" + fmt.Sprint(i)
 		case i%2 == 0:
 			out[i] = fmt.Sprintf("/api/%s/items/%d", b, i)
 		default:
@@ -132,8 +136,8 @@ func benchPaths(cfg *config.Config, n int, miss bool) []string {
 // routes (a single hot path would stay in cache and flatter the result).
 //
 //   - hit: Table.Lookup of a path under a route.
-//   - miss: a path no route matches (every prefix length is tried: the
-//     worst case).
+//   - miss: a path no route matches: half leave the routes at the 4th
+//     byte (/apx/...), half only after /api/<service word> (/api/pay~3/...).
 //   - request: Table.LookupRequest(path, rawPath), what the gateway calls
 //     per request (it adds the dot-segment/encoding check).
 func BenchmarkLookup1000Routes(b *testing.B) {

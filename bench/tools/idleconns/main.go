@@ -166,12 +166,16 @@ func heap(url string) string {
 	if url == "" {
 		return ""
 	}
-	m, err := hclient.Metrics(url, "go_memstats_heap_inuse_bytes", "go_memstats_stack_inuse_bytes", "go_goroutines")
+	m, err := hclient.Metrics(url, "go_memstats_heap_inuse_bytes", "go_memstats_stack_inuse_bytes", "go_goroutines",
+		"go_memstats_heap_idle_bytes", "go_memstats_heap_released_bytes")
 	if err != nil {
 		return "  (metrics: " + err.Error() + ")"
 	}
-	return fmt.Sprintf("  heap_inuse %s  stack_inuse %s  goroutines %.0f",
-		kib(int64(m["go_memstats_heap_inuse_bytes"])/1024), kib(int64(m["go_memstats_stack_inuse_bytes"])/1024), m["go_goroutines"])
+	// heap_idle - heap_released: free heap the Go runtime still holds
+	// (counted in RSS) and has not yet given back to the OS.
+	return fmt.Sprintf("  heap_inuse %s  stack_inuse %s  heap free not yet released %s  goroutines %.0f",
+		kib(int64(m["go_memstats_heap_inuse_bytes"])/1024), kib(int64(m["go_memstats_stack_inuse_bytes"])/1024),
+		kib(int64(m["go_memstats_heap_idle_bytes"]-m["go_memstats_heap_released_bytes"])/1024), m["go_goroutines"])
 }
 
 func kib(k int64) string { return fmt.Sprintf("%.1f MiB", float64(k)/1024) }
