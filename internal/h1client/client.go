@@ -95,14 +95,6 @@ func (c *Client) Close() {
 	})
 }
 
-// CloseIdle closes the idle connections to every upstream.
-func (c *Client) CloseIdle() {
-	c.hosts.Range(func(_, v any) bool {
-		v.(*hostPool).closeIdle(func(*Conn) bool { return true })
-		return true
-	})
-}
-
 // janitor closes connections idle past IdleTimeout, and those whose
 // upstream has closed them, so that they do not hold descriptors (or sit in
 // CLOSE_WAIT) while no request comes to take them.
@@ -289,17 +281,11 @@ func (cn *Conn) BodyBuffered() bool {
 // Reused reports whether the connection came from the pool.
 func (cn *Conn) Reused() bool { return cn.reused }
 
-// Host is the "host:port" the connection goes to.
-func (cn *Conn) Host() string { return cn.host }
-
 // NetConn is the underlying connection (for deadlines).
 func (cn *Conn) NetConn() net.Conn { return cn.nc }
 
 // Writer buffers the request head and body; Flush sends them.
 func (cn *Conn) Writer() *bufio.Writer { return cn.bw }
-
-// SetDeadline bounds both directions of the connection.
-func (cn *Conn) SetDeadline(t time.Time) error { return cn.nc.SetDeadline(t) }
 
 // Release returns the connection to its pool when its response was read to
 // the end and nothing went wrong, and closes it otherwise.
