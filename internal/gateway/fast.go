@@ -456,7 +456,7 @@ func (t *fastTry) writeHead(bw *bufio.Writer) error {
 			}
 		}
 	}
-	if hasToken(r.Header["Te"], "trailers") && !rules.Affects("Te") {
+	if h1client.HasToken(r.Header["Te"], "trailers") && !rules.Affects("Te") {
 		bw.WriteString("Te: trailers\r\n")
 	}
 	t.writeForwarded(bw, rules)
@@ -599,17 +599,6 @@ func isEventStream(h http.Header) bool {
 	}
 	base, _, _ := mime.ParseMediaType(ct[0])
 	return base == "text/event-stream"
-}
-
-func hasToken(vals []string, token string) bool {
-	for _, v := range vals {
-		for t := range strings.SplitSeq(v, ",") {
-			if strings.EqualFold(textproto.TrimString(t), token) {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 var errBadHeaderValue = errors.New("net/http: invalid header field value")

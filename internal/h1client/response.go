@@ -295,7 +295,7 @@ func (res *Response) frame(isHead bool) error {
 			h["Cache-Control"] = []string{"no-cache"}
 		}
 	}
-	res.Close = hasToken(h["Connection"], "close")
+	res.Close = HasToken(h["Connection"], "close")
 	if res.Proto == "HTTP/1.0" {
 		res.Close = true // keep-alive with HTTP/1.0 upstreams is not worth its edge cases
 	}
@@ -384,9 +384,9 @@ func parseLength(s string) (int64, error) {
 	return n, nil
 }
 
-// hasToken reports whether the comma-separated values hold token
+// HasToken reports whether the comma-separated header values hold token
 // (case-insensitive).
-func hasToken(vals []string, token string) bool {
+func HasToken(vals []string, token string) bool {
 	for _, v := range vals {
 		for t := range strings.SplitSeq(v, ",") {
 			if strings.EqualFold(strings.TrimSpace(t), token) {
