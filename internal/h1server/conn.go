@@ -100,6 +100,12 @@ type conn struct {
 	watchCond    *sync.Cond
 	timer        *time.Timer
 	cancelReq    context.CancelFunc
+
+	// Idle parking (see parker): the read deadline the idle connection
+	// had, and its registration; parkFD and parkSeq are the parker's.
+	idleDeadline time.Time
+	parkFD       int32
+	parkSeq      uint32
 }
 
 // connReader is the reader under the bufio.Reader: it returns the byte
@@ -202,9 +208,16 @@ func (c *conn) readHead() int {
 	}
 }
 
-func (c *conn) serve() {
+func (c *conn) serve() { c.run(false) }
+
+// resume serves a connection the parker woke: it turned readable (a
+// request's first bytes, or the peer closing).
+func (c *conn) resume() { c.run(true) }
+
+// run serves c until it closes, is handed off, or is parked.
+func (c *conn) run(resumed bool) {
 	s := c.srv
-	handedOff := false
+	handedOff, parked := false, false
 	defer func() {
 		if err := recover(); err != nil {
 			// Not a handler panic (serveRequest recovers those): log it
@@ -214,94 +227,205 @@ func (c *conn) serve() {
 			buf = buf[:runtime.Stack(buf, false)]
 			s.logError(fmt.Sprintf("http: panic serving %v: %v\n%s", c.remoteAddr, err, buf))
 		}
-		if !handedOff {
-			c.close()
+		if !parked {
+			c.finish(!handedOff)
 		}
-		c.stopTimer()
-		s.trackConn(c, false)
-		s.connWG.Done()
 	}()
 
-	if _, ok := c.rwc.(connectionStater); ok {
-		// TLS (handshake, ALPN, Request.TLS) is net/http's business.
-		handedOff = !s.shuttingDown() && s.fallbackLn.send(c.rwc)
-		return
-	}
-	if ra := c.rwc.RemoteAddr(); ra != nil {
-		c.remoteAddr = ra.String()
-	}
-	c.baseCtx = context.WithValue(s.baseCtx, http.LocalAddrContextKey, c.rwc.LocalAddr())
-	c.cr.c = c
-	c.br = getReader(&c.cr)
-	c.bw = getWriter(checkConnErrorWriter{c})
-
-	if d := s.ReadHeaderTimeout; d > 0 {
-		c.rwc.SetReadDeadline(time.Now().Add(d))
-		c.rdeadline = true
+	if !resumed {
+		if _, ok := c.rwc.(connectionStater); ok {
+			// TLS (handshake, ALPN, Request.TLS) is net/http's business.
+			handedOff = !s.shuttingDown() && s.fallbackLn.send(c.rwc)
+			return
+		}
+		if ra := c.rwc.RemoteAddr(); ra != nil {
+			c.remoteAddr = ra.String()
+		}
+		c.baseCtx = context.WithValue(s.baseCtx, http.LocalAddrContextKey, c.rwc.LocalAddr())
+		c.cr.c = c
+		c.br = getReader(&c.cr)
+		c.bw = getWriter(checkConnErrorWriter{c})
+		if d := s.ReadHeaderTimeout; d > 0 {
+			c.rwc.SetReadDeadline(time.Now().Add(d))
+			c.rdeadline = true
+		}
 	}
 
 	for {
-		switch c.readHead() {
-		case headDecline:
-			handedOff = c.handoff()
-			return
-		case headFail:
-			return
-		}
-		c.setState(stateActive)
-		if s.shuttingDown() {
-			return
-		}
-		buf, _ := c.br.Peek(c.p.headLen)
-		var tmp http.Request
-		if !c.p.build(buf, &tmp) {
-			handedOff = c.handoff()
-			return
-		}
-		c.br.Discard(c.p.headLen)
-		if !c.serveRequest(&tmp) {
-			return
-		}
-		c.setState(stateIdle)
-		if s.shuttingDown() {
-			return
-		}
+		if resumed {
+			resumed = false
+			// Parked with its idle deadline; its bytes are waiting.
+			c.setReadDeadline(c.idleDeadline)
+			if !c.readFirstByte() {
+				return
+			}
+		} else {
+			switch c.readHead() {
+			case headDecline:
+				handedOff = c.handoff()
+				return
+			case headFail:
+				return
+			}
+			c.setState(stateActive)
+			if s.shuttingDown() {
+				return
+			}
+			buf, _ := c.br.Peek(c.p.headLen)
+			var tmp http.Request
+			if !c.p.build(buf, &tmp) {
+				handedOff = c.handoff()
+				return
+			}
+			c.br.Discard(c.p.headLen)
+			if !c.serveRequest(&tmp) {
+				return
+			}
+			c.setState(stateIdle)
+			if s.shuttingDown() {
+				return
+			}
 
-		if d := s.IdleTimeout; d > 0 {
-			c.rwc.SetReadDeadline(time.Now().Add(d))
-			c.rdeadline = true
-		} else if c.rdeadline {
-			c.rwc.SetReadDeadline(time.Time{})
-			c.rdeadline = false
-		}
-		// Wait for the next request's first bytes before starting the
-		// header timeout, as net/http does. An idle keep-alive connection
-		// holds no buffers: they go back to their pools while it waits
-		// (4 KiB each; 80 MiB for 10,000 idle connections otherwise), and
-		// the first byte is read into the connection itself.
-		if c.br.Buffered() == 0 && !c.cr.hasByte && c.bw.Buffered() == 0 {
-			putReader(c.br)
-			putWriter(c.bw)
-			c.br, c.bw = nil, nil
-			n, _ := c.rwc.Read(c.cr.byteBuf[:])
-			c.cr.hasByte = n == 1
-			c.br = getReader(&c.cr)
-			c.bw = getWriter(checkConnErrorWriter{c})
-			if n == 0 {
-				return // closed, reset, or idle past IdleTimeout
+			// Wait for the next request's first bytes before starting the
+			// header timeout, as net/http does. An idle keep-alive
+			// connection holds no buffers: they go back to their pools
+			// while it waits (4 KiB each; 80 MiB for 10,000 idle
+			// connections otherwise), and the first byte is read into the
+			// connection itself. One that stays idle ParkIdleAfter gives
+			// its goroutine up too (see parker).
+			var now time.Time
+			c.idleDeadline = time.Time{}
+			if d := s.IdleTimeout; d > 0 {
+				now = time.Now()
+				c.idleDeadline = now.Add(d)
+			}
+			if c.br.Buffered() == 0 && !c.cr.hasByte && c.bw.Buffered() == 0 {
+				putReader(c.br)
+				putWriter(c.bw)
+				c.br, c.bw = nil, nil
+				switch c.waitIdle(now) {
+				case idleParked:
+					parked = true
+					return
+				case idleClosed:
+					return
+				}
+			} else {
+				c.setReadDeadline(c.idleDeadline)
 			}
 		}
 		if _, err := c.br.Peek(4); err != nil {
 			return
 		}
 		if d := s.ReadHeaderTimeout; d > 0 {
-			c.rwc.SetReadDeadline(time.Now().Add(d))
-			c.rdeadline = true
-		} else if c.rdeadline {
-			c.rwc.SetReadDeadline(time.Time{})
-			c.rdeadline = false
+			c.setReadDeadline(time.Now().Add(d))
+		} else {
+			c.setReadDeadline(time.Time{})
 		}
 	}
+}
+
+// waitIdle outcomes.
+const (
+	idleByte   = iota // the next request's first byte is in
+	idleClosed        // closed, reset, or idle past IdleTimeout
+	idleParked        // handed to the parker: the caller must let go of c
+)
+
+// waitIdle waits, holding no buffers, for an idle connection's next byte;
+// on idleByte the buffers are back. Past ParkIdleAfter it parks the
+// connection. now is the time the wait began, or zero.
+func (c *conn) waitIdle(now time.Time) int {
+	s := c.srv
+	if p := s.parker(); p != nil {
+		if now.IsZero() {
+			now = time.Now()
+		}
+		parkAt := now.Add(s.ParkIdleAfter)
+		if c.idleDeadline.IsZero() || parkAt.Before(c.idleDeadline) {
+			c.setReadDeadline(parkAt)
+			n, err := c.rwc.Read(c.cr.byteBuf[:])
+			switch {
+			case n == 1:
+				c.gotFirstByte(n)
+				return idleByte
+			case !isTimeout(err) || s.shuttingDown():
+				return idleClosed
+			}
+			c.shed()
+			if p.park(c) {
+				return idleParked
+			}
+			// Not parkable: wait on here.
+		}
+	}
+	c.setReadDeadline(c.idleDeadline)
+	if !c.readFirstByte() {
+		return idleClosed
+	}
+	return idleByte
+}
+
+// shed drops what an idle connection can do without (the disconnect
+// watcher's timer, the parser's field index) before it is parked; they
+// come back with the next request.
+func (c *conn) shed() {
+	c.mu.Lock()
+	t := c.timer
+	c.timer = nil
+	c.mu.Unlock()
+	if t != nil {
+		t.Stop()
+	}
+	c.p.fields = nil
+}
+
+// setReadDeadline sets rwc's read deadline; the zero time clears it (a
+// no-op when none is set).
+func (c *conn) setReadDeadline(t time.Time) {
+	if t.IsZero() {
+		if c.rdeadline {
+			c.rwc.SetReadDeadline(t)
+			c.rdeadline = false
+		}
+		return
+	}
+	c.rwc.SetReadDeadline(t)
+	c.rdeadline = true
+}
+
+// readFirstByte waits for an idle connection's next byte, reading it into
+// the connection, and takes the buffers back. It reports false if the
+// connection closed, reset, or stayed idle past its deadline.
+func (c *conn) readFirstByte() bool {
+	n, _ := c.rwc.Read(c.cr.byteBuf[:])
+	if n == 0 {
+		return false
+	}
+	c.gotFirstByte(n)
+	return true
+}
+
+func (c *conn) gotFirstByte(n int) {
+	c.cr.hasByte = n == 1
+	c.br = getReader(&c.cr)
+	c.bw = getWriter(checkConnErrorWriter{c})
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// finish ends a connection's life on the fast path: closed (unless handed
+// off), untracked, and counted out.
+func (c *conn) finish(closeIt bool) {
+	if closeIt {
+		c.close()
+	}
+	c.stopTimer()
+	c.srv.trackConn(c, false)
+	c.srv.connWG.Done()
 }
 
 // serveRequest runs the handler for req (which has no context yet) and

@@ -11,10 +11,18 @@ import (
 	"time"
 )
 
+// testParkIdleAfter is the ParkIdleAfter startServer gives servers that
+// set none: short, so that keep-alive waits in the tests go through
+// parking and resuming.
+const testParkIdleAfter = time.Millisecond
+
 // startServer runs s on a loopback listener and returns its address. The
 // server is shut down (and its goroutines waited for) at cleanup.
 func startServer(t testing.TB, s *Server) string {
 	t.Helper()
+	if s.ParkIdleAfter == 0 {
+		s.ParkIdleAfter = testParkIdleAfter
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
