@@ -29,6 +29,10 @@ const (
 	watchReading        // a 1-byte read is in flight
 )
 
+// idleBufferHold is how long an idle connection keeps its buffers when
+// parking is off (see waitIdle).
+const idleBufferHold = time.Second
+
 // watchDelay is how long a handler must run (with its request body done)
 // before a background read watches for the client going away.
 var watchDelay = 50 * time.Millisecond
@@ -287,12 +291,10 @@ func (c *conn) run(resumed bool) {
 			}
 
 			// Wait for the next request's first bytes before starting the
-			// header timeout, as net/http does. An idle keep-alive
-			// connection holds no buffers: they go back to their pools
-			// while it waits (4 KiB each; 80 MiB for 10,000 idle
-			// connections otherwise), and the first byte is read into the
-			// connection itself. One that stays idle ParkIdleAfter gives
-			// its goroutine up too (see parker).
+			// header timeout, as net/http does. A connection idle for a
+			// while holds no buffers (4 KiB each; 80 MiB for 10,000 idle
+			// connections otherwise) and, parked, no goroutine: see
+			// waitIdle.
 			var now time.Time
 			c.idleDeadline = time.Time{}
 			if d := s.IdleTimeout; d > 0 {
@@ -300,9 +302,6 @@ func (c *conn) run(resumed bool) {
 				c.idleDeadline = now.Add(d)
 			}
 			if c.br.Buffered() == 0 && !c.cr.hasByte && c.bw.Buffered() == 0 {
-				putReader(c.br)
-				putWriter(c.bw)
-				c.br, c.bw = nil, nil
 				switch c.waitIdle(now) {
 				case idleParked:
 					parked = true
@@ -332,31 +331,43 @@ const (
 	idleParked        // handed to the parker: the caller must let go of c
 )
 
-// waitIdle waits, holding no buffers, for an idle connection's next byte;
-// on idleByte the buffers are back. Past ParkIdleAfter it parks the
-// connection. now is the time the wait began, or zero.
+// waitIdle waits for an idle connection's next request. For up to
+// ParkIdleAfter (idleBufferHold if parking is off) it waits with its
+// buffers, so that the request is read in one system call; past that it
+// gives the buffers back and parks the connection, or, if it cannot,
+// waits on for the first byte, read into the connection itself. On
+// idleByte the buffers are in place. now is the time the wait began, or
+// zero.
 func (c *conn) waitIdle(now time.Time) int {
 	s := c.srv
-	if p := s.parker(); p != nil {
-		if now.IsZero() {
-			now = time.Now()
+	hold := s.ParkIdleAfter
+	if hold <= 0 {
+		hold = idleBufferHold
+	}
+	if now.IsZero() {
+		now = time.Now()
+	}
+	holdUntil := now.Add(hold)
+	if !c.idleDeadline.IsZero() && !holdUntil.Before(c.idleDeadline) {
+		c.setReadDeadline(c.idleDeadline)
+		if _, err := c.br.Peek(1); err != nil {
+			return idleClosed
 		}
-		parkAt := now.Add(s.ParkIdleAfter)
-		if c.idleDeadline.IsZero() || parkAt.Before(c.idleDeadline) {
-			c.setReadDeadline(parkAt)
-			n, err := c.rwc.Read(c.cr.byteBuf[:])
-			switch {
-			case n == 1:
-				c.gotFirstByte(n)
-				return idleByte
-			case !isTimeout(err) || s.shuttingDown():
-				return idleClosed
-			}
-			c.shed()
-			if p.park(c) {
-				return idleParked
-			}
-			// Not parkable: wait on here.
+		return idleByte
+	}
+	c.setReadDeadline(holdUntil)
+	if _, err := c.br.Peek(1); err == nil {
+		return idleByte
+	} else if !isTimeout(err) || s.shuttingDown() {
+		return idleClosed
+	}
+	putReader(c.br)
+	putWriter(c.bw)
+	c.br, c.bw = nil, nil
+	if p := s.parker(); p != nil {
+		c.shed()
+		if p.park(c) {
+			return idleParked
 		}
 	}
 	c.setReadDeadline(c.idleDeadline)
