@@ -260,7 +260,9 @@ func (c *conn) run(resumed bool) {
 			resumed = false
 			// Parked with its idle deadline; its bytes are waiting.
 			c.setReadDeadline(c.idleDeadline)
-			if !c.readFirstByte() {
+			c.br = getReader(&c.cr)
+			c.bw = getWriter(checkConnErrorWriter{c})
+			if _, err := c.br.Peek(1); err != nil {
 				return
 			}
 		} else {
