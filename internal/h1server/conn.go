@@ -2,6 +2,7 @@ package h1server
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -315,6 +316,9 @@ func (c *conn) run(resumed bool) {
 				c.setReadDeadline(c.idleDeadline)
 			}
 		}
+		if c.headBuffered() {
+			continue // nothing left to read for it: no header timeout to start
+		}
 		if _, err := c.br.Peek(4); err != nil {
 			return
 		}
@@ -324,6 +328,16 @@ func (c *conn) run(resumed bool) {
 			c.setReadDeadline(time.Time{})
 		}
 	}
+}
+
+var headEnd = []byte("\r\n\r\n")
+
+// headBuffered reports whether a whole request head is buffered (the
+// common case: it arrived in one segment). Blank lines before it, which
+// readHead may skip, do not count.
+func (c *conn) headBuffered() bool {
+	buf, _ := c.br.Peek(c.br.Buffered())
+	return bytes.Contains(buf[numLeadingCRorLF(buf):], headEnd)
 }
 
 // waitIdle outcomes.
@@ -465,7 +479,11 @@ func (c *conn) serveRequest(tmp *http.Request) (keep bool) {
 	w.reset(c, req, bd)
 	defer w.release()
 
-	if c.rdeadline {
+	if c.rdeadline && bd != nil {
+		// No read deadline while the handler reads the body. Without a
+		// body nothing reads the connection until the handler returns
+		// (the disconnect watcher clears the deadline itself), so the
+		// idle one may stay: one system-call-free timer update less.
 		c.rwc.SetReadDeadline(time.Time{})
 		c.rdeadline = false
 	}
