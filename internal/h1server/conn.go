@@ -93,6 +93,7 @@ type conn struct {
 	bw         *bufio.Writer
 	p          headParser
 	lastMethod string
+	headerHint int    // fields in the last response's header (see Header)
 	rdeadline  bool   // a read deadline may be set on rwc
 	werr       error  // first write error on rwc
 	wireWrites uint64 // writes to rwc through bw
