@@ -34,9 +34,8 @@ type parker struct {
 	seq    uint32
 	conns  map[int32]*conn // by descriptor
 
-	// Parks since the last nudge (see nudge); the loop's.
-	unnudged  int
-	lastNudge time.Time
+	unnudged  int       // parks since the last nudge (parkNudgeMin); under mu
+	lastNudge time.Time // the loop's
 	nudging   sync.WaitGroup
 }
 
