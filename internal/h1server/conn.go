@@ -249,8 +249,7 @@ func (c *conn) run(resumed bool) {
 		}
 		c.baseCtx = context.WithValue(s.baseCtx, http.LocalAddrContextKey, c.rwc.LocalAddr())
 		c.cr.c = c
-		c.br = getReader(&c.cr)
-		c.bw = getWriter(checkConnErrorWriter{c})
+		c.takeBuffers()
 		if d := s.ReadHeaderTimeout; d > 0 {
 			c.rwc.SetReadDeadline(time.Now().Add(d))
 			c.rdeadline = true
@@ -262,8 +261,7 @@ func (c *conn) run(resumed bool) {
 			resumed = false
 			// Parked with its idle deadline; its bytes are waiting.
 			c.setReadDeadline(c.idleDeadline)
-			c.br = getReader(&c.cr)
-			c.bw = getWriter(checkConnErrorWriter{c})
+			c.takeBuffers()
 			if _, err := c.br.Peek(1); err != nil {
 				return
 			}
@@ -378,9 +376,7 @@ func (c *conn) waitIdle(now time.Time) int {
 	} else if !isTimeout(err) || s.shuttingDown() {
 		return idleClosed
 	}
-	putReader(c.br)
-	putWriter(c.bw)
-	c.br, c.bw = nil, nil
+	c.dropBuffers()
 	if p := s.parker(); p != nil {
 		c.shed()
 		if p.park(c) {
@@ -426,18 +422,25 @@ func (c *conn) setReadDeadline(t time.Time) {
 // the connection, and takes the buffers back. It reports false if the
 // connection closed, reset, or stayed idle past its deadline.
 func (c *conn) readFirstByte() bool {
-	n, _ := c.rwc.Read(c.cr.byteBuf[:])
-	if n == 0 {
+	if n, _ := c.rwc.Read(c.cr.byteBuf[:]); n == 0 {
 		return false
 	}
-	c.gotFirstByte(n)
+	c.cr.hasByte = true
+	c.takeBuffers()
 	return true
 }
 
-func (c *conn) gotFirstByte(n int) {
-	c.cr.hasByte = n == 1
+// takeBuffers gets the connection's read and write buffers from their
+// pools; dropBuffers gives them back while it idles.
+func (c *conn) takeBuffers() {
 	c.br = getReader(&c.cr)
 	c.bw = getWriter(checkConnErrorWriter{c})
+}
+
+func (c *conn) dropBuffers() {
+	putReader(c.br)
+	putWriter(c.bw)
+	c.br, c.bw = nil, nil
 }
 
 func isTimeout(err error) bool {
@@ -689,10 +692,7 @@ func (c *conn) handoff() bool {
 	if c.bw.Buffered() > 0 {
 		c.bw.Flush()
 	}
-	putReader(c.br)
-	c.br = nil
-	putWriter(c.bw)
-	c.bw = nil
+	c.dropBuffers()
 	hc := &handoffConn{Conn: c.rwc, prefix: prefix}
 	return s.fallbackLn.send(hc)
 }
