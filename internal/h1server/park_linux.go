@@ -45,9 +45,11 @@ type parker struct {
 // So after parkNudgeMin parks, once a loop tick passes without any (the
 // burst is over), the parker has the runtime return free memory to the
 // system, at most every parkNudgeEvery.
-const (
+// (Variables for the tests.)
+var (
 	parkNudgeMin   = 1000
 	parkNudgeEvery = 30 * time.Second
+	freeOSMemory   = debug.FreeOSMemory
 )
 
 // parkLoopTick is how often the loop closes parked connections past their
@@ -201,7 +203,7 @@ func (p *parker) loop() {
 				p.nudging.Add(1)
 				go func() {
 					defer p.nudging.Done()
-					debug.FreeOSMemory()
+					freeOSMemory()
 				}()
 			}
 			parksAtSweep = p.unnudged

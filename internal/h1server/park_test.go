@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -184,5 +185,46 @@ func TestParkOff(t *testing.T) {
 	k.get(t, "/later")
 	if s.park.Load() != nil {
 		t.Error("a parker started with parking off")
+	}
+}
+
+// TestParkNudge: after a burst of parks (parkNudgeMin of them, then a loop
+// tick without any) the parker has the runtime return free memory, once;
+// a burst below parkNudgeMin does not.
+func TestParkNudge(t *testing.T) {
+	var nudges atomic.Int32
+	min0, free0 := parkNudgeMin, freeOSMemory
+	parkNudgeMin, freeOSMemory = 5, func() { nudges.Add(1) }
+	t.Cleanup(func() { parkNudgeMin, freeOSMemory = min0, free0 })
+
+	s := &Server{Handler: okHandler(), ParkIdleAfter: 5 * time.Millisecond}
+	addr := startServer(t, s)
+	var conns []keepAlive
+	for i := range 4 {
+		conns = append(conns, openKeepAlive(t, addr, i))
+	}
+	waitParked(t, s, 4)
+	time.Sleep(2*parkLoopTick + 200*time.Millisecond)
+	if n := nudges.Load(); n != 0 {
+		t.Fatalf("%d nudges after 4 parks, want none below parkNudgeMin (5)", n)
+	}
+	conns = append(conns, openKeepAlive(t, addr, 4))
+	waitParked(t, s, 5)
+	deadline := time.Now().Add(3 * parkLoopTick)
+	for nudges.Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(parkLoopTick) // a second nudge would come by now
+	if n := nudges.Load(); n != 1 {
+		t.Fatalf("%d nudges after a burst of 5 parks, want 1", n)
+	}
+	// Another burst within parkNudgeEvery: no second nudge.
+	for i, k := range conns {
+		k.get(t, fmt.Sprintf("/again/%d", i))
+	}
+	waitParked(t, s, 5)
+	time.Sleep(2*parkLoopTick + 200*time.Millisecond)
+	if n := nudges.Load(); n != 1 {
+		t.Fatalf("%d nudges after a second burst within %v, want still 1", n, parkNudgeEvery)
 	}
 }
