@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -14,6 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/rgate/rgate/internal/h1syntax"
 )
 
 // Connection states, as net/http's StateNew, StateActive and StateIdle.
@@ -42,8 +43,6 @@ var watchDelay = 50 * time.Millisecond
 // request body, the server half-closes and waits this long before closing,
 // so the client reads the response before a RST.
 var rstAvoidanceDelay = 500 * time.Millisecond
-
-var aLongTimeAgo = time.Unix(1, 0)
 
 const readBufSize = 4 << 10
 
@@ -373,7 +372,7 @@ func (c *conn) waitIdle(now time.Time) int {
 	c.setReadDeadline(holdUntil)
 	if _, err := c.br.Peek(1); err == nil {
 		return idleByte
-	} else if !isTimeout(err) || s.shuttingDown() {
+	} else if !h1syntax.IsTimeout(err) || s.shuttingDown() {
 		return idleClosed
 	}
 	c.dropBuffers()
@@ -441,11 +440,6 @@ func (c *conn) dropBuffers() {
 	putReader(c.br)
 	putWriter(c.bw)
 	c.br, c.bw = nil, nil
-}
-
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // finish ends a connection's life on the fast path: closed (unless handed
@@ -580,8 +574,7 @@ func (c *conn) watchFire() {
 	if n == 1 {
 		c.cr.hasByte = true
 	}
-	var ne net.Error
-	if err != nil && !(c.watchAborted && errors.As(err, &ne) && ne.Timeout()) {
+	if err != nil && !(c.watchAborted && h1syntax.IsTimeout(err)) {
 		c.peerGone = true
 		if c.cancelReq != nil {
 			c.cancelReq()
@@ -606,7 +599,7 @@ func (c *conn) disarm() {
 		c.watchState = watchIdle
 	case watchReading:
 		c.watchAborted = true
-		c.rwc.SetReadDeadline(aLongTimeAgo)
+		c.rwc.SetReadDeadline(h1syntax.ALongTimeAgo)
 		if c.watchCond == nil {
 			c.watchCond = sync.NewCond(&c.mu)
 		}

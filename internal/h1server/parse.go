@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strings"
 	"unsafe"
+
+	"github.com/rgate/rgate/internal/h1syntax"
 )
 
 // Parser outcomes.
@@ -108,7 +110,7 @@ func (p *headParser) requestLine(line []byte) bool {
 		return false
 	}
 	method := line[:sp1]
-	if !isToken(method) || string(method) == "CONNECT" {
+	if !h1syntax.IsToken(method) || string(method) == "CONNECT" {
 		return false
 	}
 	rest := line[sp1+1:]
@@ -133,7 +135,7 @@ func (p *headParser) requestLine(line []byte) bool {
 		case c == '?':
 			inPath = false
 		case c == '%' && inPath:
-			if i+2 >= len(target) || !ishex(target[i+1]) || !ishex(target[i+2]) {
+			if i+2 >= len(target) || !h1syntax.IsHex(target[i+1]) || !h1syntax.IsHex(target[i+2]) {
 				return false
 			}
 		}
@@ -150,45 +152,45 @@ func (p *headParser) headerLine(buf []byte, start, end int) bool {
 		return false // obs-fold, or whitespace before the first field
 	}
 	colon := bytes.IndexByte(line, ':')
-	if colon <= 0 || !isToken(line[:colon]) {
+	if colon <= 0 || !h1syntax.IsToken(line[:colon]) {
 		return false
 	}
 	vs, ve := colon+1, len(line)
 	for _, c := range line[vs:] {
-		if invalidValueByte[c] {
+		if h1syntax.InvalidValueByte[c] {
 			return false
 		}
 	}
-	for vs < ve && isOWS(line[vs]) {
+	for vs < ve && h1syntax.IsOWS(line[vs]) {
 		vs++
 	}
-	for ve > vs && isOWS(line[ve-1]) {
+	for ve > vs && h1syntax.IsOWS(line[ve-1]) {
 		ve--
 	}
 	key := line[:colon]
 	f := field{ks: int32(start), ke: int32(start + colon), vs: int32(start + vs), ve: int32(start + ve)}
 	switch len(key) {
 	case 4:
-		if equalFoldBytes(key, "Host") {
+		if h1syntax.EqualFoldBytes(key, "Host") {
 			f.kind = kindHost
 			p.hostCount++
 			p.hostIdx = len(p.fields)
 		}
 	case 6:
-		if equalFoldBytes(key, "Expect") {
+		if h1syntax.EqualFoldBytes(key, "Expect") {
 			return false
 		}
 	case 7:
-		if equalFoldBytes(key, "Upgrade") {
+		if h1syntax.EqualFoldBytes(key, "Upgrade") {
 			return false
 		}
 	case 14:
-		if equalFoldBytes(key, "Content-Length") {
+		if h1syntax.EqualFoldBytes(key, "Content-Length") {
 			f.kind = kindContentLength
 			p.clCount++
 		}
 	case 17:
-		if equalFoldBytes(key, "Transfer-Encoding") {
+		if h1syntax.EqualFoldBytes(key, "Transfer-Encoding") {
 			return false
 		}
 	}
@@ -202,7 +204,7 @@ func (p *headParser) finish(buf []byte) bool {
 		return false
 	}
 	h := p.fields[p.hostIdx]
-	if !validHost(buf[h.vs:h.ve]) {
+	if !h1syntax.ValidHost(buf[h.vs:h.ve]) {
 		return false
 	}
 	if p.clCount > 1 {
@@ -245,7 +247,7 @@ func (p *headParser) build(buf []byte, r *http.Request) bool {
 	b := make([]byte, p.headLen)
 	copy(b, buf)
 	for _, f := range p.fields {
-		canonicalizeKey(b[f.ks:f.ke])
+		h1syntax.CanonicalizeKey(b[f.ks:f.ke])
 	}
 	s := unsafe.String(&b[0], len(b))
 
@@ -317,7 +319,7 @@ func (p *headParser) build(buf []byte, r *http.Request) bool {
 	r.Host = host
 	r.RequestURI = target
 	r.ContentLength = p.contentLength
-	r.Close = headerValuesContainsToken(hdr["Connection"], "close")
+	r.Close = h1syntax.HeaderValuesContainsToken(hdr["Connection"], "close")
 	return true
 }
 

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/rgate/rgate/internal/h1syntax"
 )
 
 // bufferBeforeChunkingSize is net/http's: a handler that finishes before
@@ -84,7 +86,7 @@ func (w *response) reset(c *conn, req *http.Request, bd *body) {
 		contentLength: -1,
 		trailers:      w.trailers[:0],
 		exclude:       w.exclude,
-		wantsClose:    req.Close || hasToken(hget(req.Header, "Connection"), "close"),
+		wantsClose:    req.Close || h1syntax.HasToken(hget(req.Header, "Connection"), "close"),
 		wire0:         c.wireWrites,
 	}
 	w.cw.w = w
@@ -614,7 +616,7 @@ func (w *response) commitHeader(p []byte) {
 
 	// Override the Connection header when closing, except on a successful
 	// protocol switch or when the handler already said "close".
-	if w.closeAfterReply && (!keepAlivesEnabled || !hasToken(hget(header, "Connection"), "close")) && !isProtocolSwitchResponse(code, header) {
+	if w.closeAfterReply && (!keepAlivesEnabled || !h1syntax.HasToken(hget(header, "Connection"), "close")) && !isProtocolSwitchResponse(code, header) {
 		w.delHeader(header, owned, "Connection")
 		setHeader.connection = "close"
 	}
@@ -660,7 +662,7 @@ func (h *extraHeader) write(bw *bufio.Writer) {
 
 func isProtocolSwitchResponse(code int, h http.Header) bool {
 	return code == http.StatusSwitchingProtocols && h.Get("Upgrade") != "" &&
-		headerValuesContainsToken(h["Connection"], "Upgrade")
+		h1syntax.HeaderValuesContainsToken(h["Connection"], "Upgrade")
 }
 
 // writeStatusLine is net/http's, for HTTP/1.1.
@@ -727,7 +729,7 @@ func writeHeader(bw *bufio.Writer, h http.Header, exclude map[string]bool) {
 		slices.SortFunc(kvs, func(a, b headerKV) int { return strings.Compare(a.key, b.key) })
 	}
 	for _, kv := range kvs {
-		if !validTokenString(kv.key) {
+		if !h1syntax.ValidTokenString(kv.key) {
 			continue // net/http drops invalid names too
 		}
 		for _, v := range kv.values {
