@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/textproto"
 	"runtime"
 	"slices"
 	"strconv"
@@ -681,7 +682,7 @@ func writeStatusLine(bw *bufio.Writer, code int, scratch []byte) {
 // foreachHeaderElement splits v according to the "#rule" construction
 // and calls fn for each non-empty element (net/http's).
 func foreachHeaderElement(v string, fn func(string)) {
-	v = trimString(v)
+	v = textproto.TrimString(v)
 	if v == "" {
 		return
 	}
@@ -690,7 +691,7 @@ func foreachHeaderElement(v string, fn func(string)) {
 		return
 	}
 	for f := range strings.SplitSeq(v, ",") {
-		if f = trimString(f); f != "" {
+		if f = textproto.TrimString(f); f != "" {
 			fn(f)
 		}
 	}
@@ -733,28 +734,13 @@ func writeHeader(bw *bufio.Writer, h http.Header, exclude map[string]bool) {
 			continue // net/http drops invalid names too
 		}
 		for _, v := range kv.values {
-			v = trimString(newlineToSpace.Replace(v))
+			v = textproto.TrimString(newlineToSpace.Replace(v))
 			bw.WriteString(kv.key)
 			bw.WriteString(": ")
 			bw.WriteString(v)
 			bw.WriteString("\r\n")
 		}
 	}
-}
-
-// trimString is textproto.TrimString.
-func trimString(s string) string {
-	for len(s) > 0 && isASCIISpace(s[0]) {
-		s = s[1:]
-	}
-	for len(s) > 0 && isASCIISpace(s[len(s)-1]) {
-		s = s[:len(s)-1]
-	}
-	return s
-}
-
-func isASCIISpace(b byte) bool {
-	return b == ' ' || b == '\t' || b == '\n' || b == '\r'
 }
 
 // badTrailer is httpguts' list of header fields not allowed as trailers.
