@@ -1,45 +1,12 @@
 package gateway
 
 import (
-	"github.com/rgate/rgate/internal/reqinfo"
 	"net/http"
-	"net/http/httputil"
 	"net/netip"
 	"strings"
-)
 
-// Forwarding headers. ReverseProxy removes the client's copies from the
-// outbound request; they are believed, and passed on, only from trusted
-// proxies (server.trusted_proxies).
-const (
-	headerXFF   = "X-Forwarded-For"
-	headerXFH   = "X-Forwarded-Host"
-	headerXFP   = "X-Forwarded-Proto"
-	headerFwdBy = "Forwarded"
+	"github.com/rgate/rgate/internal/reqinfo"
 )
-
-// setForwarded sets X-Forwarded-For/-Host/-Proto on the outbound request:
-// from a trusted proxy, its X-Forwarded-For is extended with its address
-// and its -Host and -Proto are kept; from anyone else, they describe this
-// hop only.
-func setForwarded(pr *httputil.ProxyRequest, trusted bool) {
-	if !trusted {
-		pr.SetXForwarded()
-		return
-	}
-	if prior := pr.In.Header[headerXFF]; len(prior) > 0 {
-		pr.Out.Header[headerXFF] = prior // SetXForwarded appends the proxy's address
-	}
-	pr.SetXForwarded()
-	for _, h := range [...]string{headerXFH, headerXFP} {
-		if v := pr.In.Header[h]; len(v) > 0 {
-			pr.Out.Header[h] = v
-		}
-	}
-	if v := pr.In.Header[headerFwdBy]; len(v) > 0 {
-		pr.Out.Header[headerFwdBy] = v
-	}
-}
 
 // clientIP returns the client's address and whether the connection comes
 // from a trusted proxy. Behind trusted proxies it is the nearest address
@@ -53,7 +20,7 @@ func clientIP(r *http.Request, trusted []netip.Prefix) (string, bool) {
 	if err != nil || !isTrusted(peer, trusted) {
 		return host, false
 	}
-	xff := r.Header[headerXFF]
+	xff := r.Header["X-Forwarded-For"]
 	client := host
 	for i := len(xff) - 1; i >= 0; i-- {
 		parts := strings.Split(xff[i], ",")

@@ -7,12 +7,10 @@ package gateway
 import (
 	"log/slog"
 	"net/http"
-	"net/http/httputil"
 	"sync/atomic"
 	"time"
 
 	"github.com/rgate/rgate/internal/config"
-	"github.com/rgate/rgate/internal/h1client"
 	"github.com/rgate/rgate/internal/health"
 	"github.com/rgate/rgate/internal/httperr"
 	"github.com/rgate/rgate/internal/metrics"
@@ -34,10 +32,8 @@ type Options struct {
 	AccessLog *accesslog.Logger
 	// Recent, when set, keeps the last requests for /requests.
 	Recent *recent.Ring
-	// Transport, when set, carries every proxied request (through
-	// ReverseProxy); by default rgate's own HTTP/1.1 client carries
-	// plain-HTTP requests and proxy.NewTransport the rest.
-	Transport http.RoundTripper
+	// Proxy tunes the forwarding engines; its Log is the gateway's.
+	Proxy proxy.Options
 	Log       *slog.Logger
 	// Admin serves the admin endpoints on the traffic port; nil when they
 	// have their own port. IsAdmin says which paths it owns.
@@ -48,8 +44,7 @@ type Options struct {
 // Gateway routes requests through the current table.
 type Gateway struct {
 	table     atomic.Pointer[route.Table]
-	proxy     *httputil.ReverseProxy
-	h1        *h1client.Client // nil when Options.Transport was given
+	forwarder *proxy.Forwarder
 	global    *stats.Series
 	metrics   *metrics.Metrics
 	accessLog *accesslog.Logger
@@ -65,19 +60,15 @@ type Gateway struct {
 // New returns a gateway serving cfg, with no containers until the first
 // snapshot is applied. Close stops its background work.
 func New(cfg *config.Config, o Options) *Gateway {
-	var h1 *h1client.Client
-	if o.Transport == nil {
-		o.Transport = proxy.NewTransport(proxy.TransportOptions{})
-		h1 = h1client.New(h1client.Options{})
-	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
+	o.Proxy.Log = o.Log
 	if o.Stats == nil {
 		o.Stats = stats.NewStore()
 	}
 	g := &Gateway{
-		h1:        h1,
+		forwarder: proxy.New(o.Proxy),
 		global:    o.Stats.Global(),
 		metrics:   o.Metrics,
 		accessLog: o.AccessLog,
@@ -88,12 +79,11 @@ func New(cfg *config.Config, o Options) *Gateway {
 		health:    health.NewChecker(nil, o.Log),
 		warm:      health.NewWarmer(o.Log),
 	}
-	g.proxy = proxy.New(o.Transport, proxy.Hooks{Rewrite: rewrite, ModifyResponse: modifyResponse, ErrorHandler: proxyError})
 	g.apply.deps = route.Deps{
 		Stats:   o.Stats,
 		Metrics: o.Metrics,
 		State:   route.NewState(),
-		Forward: func(rt *route.Route) http.Handler { return &forwarder{g: g, rt: rt} },
+		Forward: g.forwarder.Handler,
 	}
 	g.SetConfig(cfg)
 	return g
@@ -104,12 +94,7 @@ func New(cfg *config.Config, o Options) *Gateway {
 func (g *Gateway) Close() {
 	g.health.Close()
 	g.warm.Close()
-	if t, ok := g.proxy.Transport.(interface{ CloseIdleConnections() }); ok {
-		t.CloseIdleConnections()
-	}
-	if g.h1 != nil {
-		g.h1.Close()
-	}
+	g.forwarder.Close()
 }
 
 // Table returns the table currently serving.

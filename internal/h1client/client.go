@@ -193,11 +193,11 @@ func (c *Client) pool(host string) *hostPool {
 	return v.(*hostPool)
 }
 
-// Get returns an idle connection to host ("host:port"), or dials one that
-// must be established by deadline. Reused reports which it was: a request
+// get returns an idle connection to host ("host:port"), or dials one that
+// must be established by deadline. cn.reused says which it was: a request
 // that fails on a reused connection before any byte of the answer came may
 // have met a connection the upstream was closing.
-func (c *Client) Get(ctx context.Context, host string, deadline time.Time) (cn *Conn, err error) {
+func (c *Client) get(ctx context.Context, host string, deadline time.Time) (cn *Conn, err error) {
 	p := c.pool(host)
 	now := time.Now()
 	for {
@@ -213,11 +213,11 @@ func (c *Client) Get(ctx context.Context, host string, deadline time.Time) (cn *
 		cn.reused = true
 		return cn, nil
 	}
-	return c.Dial(ctx, host, deadline)
+	return c.dial(ctx, host, deadline)
 }
 
-// Dial connects to host without looking at the pool.
-func (c *Client) Dial(ctx context.Context, host string, deadline time.Time) (*Conn, error) {
+// dial connects to host without looking at the pool.
+func (c *Client) dial(ctx context.Context, host string, deadline time.Time) (*Conn, error) {
 	d := c.dialer
 	if !deadline.IsZero() && (d.Deadline.IsZero() || deadline.Before(d.Deadline)) {
 		d.Deadline = deadline
@@ -249,46 +249,26 @@ type Conn struct {
 	idleSince time.Time
 	// res is the current response; its Header map is reused.
 	res Response
-	// waiter, when set, is asked what to do when a read of an answer's
-	// head passes its deadline (see SetWaiter).
-	waiter Waiter
+	// wait is the wait for the current answer's head (see Do).
+	wait headWait
+	// stopAbort, while a body is read, unhooks the abort that the
+	// client's going away triggers; see Response.Finish.
+	stopAbort func() bool
 	// body framing of the current response (see body.go)
 	remain  int64 // bytes of a Content-Length body still to read
 	chunked io.Reader
 	broken  bool // framing lost or errors seen: never reuse
 }
 
-// Waiter is consulted when the read deadline passes while an answer's
-// head is awaited. It returns the next deadline to keep waiting, or an
-// error to give up with. It lets a caller check, from its own goroutine
-// and at the intervals it chooses, whether the request is still wanted
-// (client gone, upstream removed) without a goroutine or callback per
-// request.
-type Waiter interface {
-	Wait() (time.Time, error)
-}
-
-// SetWaiter sets (or, with nil, clears) the connection's Waiter.
-func (cn *Conn) SetWaiter(w Waiter) { cn.waiter = w }
-
-// BodyBuffered reports whether the rest of the current answer's body is
+// bodyBuffered reports whether the rest of the current answer's body is
 // already in the read buffer, so reading it cannot block.
-func (cn *Conn) BodyBuffered() bool {
+func (cn *Conn) bodyBuffered() bool {
 	return cn.chunked == nil && cn.remain >= 0 && cn.remain <= int64(cn.br.Buffered())
 }
 
-// Reused reports whether the connection came from the pool.
-func (cn *Conn) Reused() bool { return cn.reused }
-
-// NetConn is the underlying connection (for deadlines).
-func (cn *Conn) NetConn() net.Conn { return cn.nc }
-
-// Writer buffers the request head and body; Flush sends them.
-func (cn *Conn) Writer() *bufio.Writer { return cn.bw }
-
-// Release returns the connection to its pool when its response was read to
+// release returns the connection to its pool when its response was read to
 // the end and nothing went wrong, and closes it otherwise.
-func (cn *Conn) Release() {
+func (cn *Conn) release() {
 	if cn.broken || cn.res.Close || cn.remain != 0 || cn.chunked != nil || cn.br.Buffered() != 0 ||
 		cn.bw.Buffered() != 0 || cn.client.closed.Load() {
 		cn.nc.Close()
@@ -296,14 +276,14 @@ func (cn *Conn) Release() {
 	}
 	cn.idleSince = time.Now()
 	cn.reused = false
-	cn.waiter = nil
+	cn.wait = headWait{}
 	if !cn.client.pool(cn.host).push(cn, cn.client.opt.MaxIdlePerHost) {
 		cn.nc.Close()
 	}
 }
 
-// Discard closes the connection without returning it to the pool.
-func (cn *Conn) Discard() {
+// discard closes the connection without returning it to the pool.
+func (cn *Conn) discard() {
 	cn.broken = true
 	cn.nc.Close()
 }

@@ -34,6 +34,8 @@ type Response struct {
 	Trailer http.Header
 	// bodyless: no body follows (HEAD, 1xx, 204, 304).
 	bodyless bool
+	// cn is the connection of a response returned by Do, until Finish.
+	cn *Conn
 }
 
 // maxHeadBytes bounds an answer's head (status line and headers).
@@ -108,10 +110,10 @@ func readHead(cn *Conn) (string, error) {
 			return readLongHead(br)
 		}
 		if _, err := br.Peek(len(b) + 1); err != nil {
-			if cn.waiter != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+			if cn.wait.req != nil && errors.Is(err, os.ErrDeadlineExceeded) {
 				// A read deadline that is a checkpoint, not the end:
-				// the waiter decides whether to go on waiting.
-				d, werr := cn.waiter.Wait()
+				// the wait decides whether to go on.
+				d, werr := cn.wait.checkpoint()
 				if werr != nil {
 					return "", werr
 				}

@@ -1,4 +1,4 @@
-package gateway
+package proxy_test
 
 import (
 	"bufio"
@@ -15,10 +15,12 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/rgate/rgate/internal/config"
+	"github.com/rgate/rgate/internal/gateway"
 	"github.com/rgate/rgate/internal/proxy"
 	"github.com/rgate/rgate/internal/stats"
 )
@@ -119,10 +121,12 @@ type answer struct {
 	Received seen
 }
 
-// TestFastPathMatchesReverseProxy sends the same requests through a
-// gateway on the fast path and one on ReverseProxy and net/http.Transport,
-// and compares what the upstream received and what the client got.
-func TestFastPathMatchesReverseProxy(t *testing.T) {
+// TestEnginesAgree sends the same requests through a gateway whose
+// requests take the h1 engine and one whose requests all take the
+// standard engine (ReverseProxy and net/http.Transport), and compares what
+// the upstream received and what the client got. Each case is written
+// once, in the plan, so a new outbound field shows up on both.
+func TestEnginesAgree(t *testing.T) {
 	t.Parallel()
 	cases := map[string]string{
 		"cl":          "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\nX-A: 1\r\nX-A: 2\r\n\r\nhello",
@@ -146,9 +150,10 @@ func TestFastPathMatchesReverseProxy(t *testing.T) {
 	}
 	be := newScriptedBackend(t, cases)
 	url := "http://" + be.ln.Addr().String()
-	fast := httptest.NewServer(newFastTestGateway(t, url, nil))
+	h1Trips, stdTrips := &countingTransport{}, &countingTransport{}
+	fast := httptest.NewServer(newTestGateway(t, url, proxy.Options{Transport: h1Trips}))
 	defer fast.Close()
-	slow := httptest.NewServer(newFastTestGateway(t, url, proxy.NewTransport(proxy.TransportOptions{})))
+	slow := httptest.NewServer(newTestGateway(t, url, proxy.Options{Transport: stdTrips, StandardOnly: true}))
 	defer slow.Close()
 
 	type req struct {
@@ -189,14 +194,39 @@ func TestFastPathMatchesReverseProxy(t *testing.T) {
 				a := fetch(t, fast.URL, be, c.method, c.target, c.body, h)
 				b := fetch(t, slow.URL, be, c.method, c.target, c.body, h)
 				if !reflect.DeepEqual(a, b) {
-					t.Errorf("fast path differs from ReverseProxy\nfast: %+v\nslow: %+v", a, b)
+					t.Errorf("the h1 engine differs from the standard one\nh1:  %+v\nstd: %+v", a, b)
 				}
 			})
 		}
 	}
+	if n := h1Trips.n.Load(); n != 0 {
+		t.Errorf("the h1 gateway sent %d requests on the standard engine, want 0", n)
+	}
+	if n := stdTrips.n.Load(); n == 0 {
+		t.Error("the standard-only gateway sent no request on the standard engine")
+	}
 }
 
-func newFastTestGateway(t *testing.T, url string, tr http.RoundTripper) *Gateway {
+// countingTransport counts the standard engine's round trips.
+type countingTransport struct {
+	n    atomic.Int64
+	once sync.Once
+	tr   *http.Transport
+}
+
+func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.once.Do(func() { c.tr = proxy.NewTransport(proxy.TransportOptions{}) })
+	c.n.Add(1)
+	return c.tr.RoundTrip(r)
+}
+
+func serve(g http.Handler, r *http.Request) *http.Response {
+	rec := httptest.NewRecorder()
+	g.ServeHTTP(rec, r)
+	return rec.Result()
+}
+
+func newTestGateway(t *testing.T, url string, po proxy.Options) *gateway.Gateway {
 	cfg := &config.Config{
 		Routes: []config.Route{{PathPrefix: "/a", Backend: "a"}, {PathPrefix: "/rules", Backend: "a", StripPrefix: true,
 			Headers: &config.Headers{
@@ -208,11 +238,8 @@ func newFastTestGateway(t *testing.T, url string, tr http.RoundTripper) *Gateway
 		DefaultResponse: config.DefaultResponse{Body: "none", StatusCode: 404},
 		Backends:        []config.Backend{{Name: "a", URLs: []string{url}}},
 	}
-	g := New(cfg, Options{Stats: stats.NewStore(), Transport: tr})
+	g := gateway.New(cfg, gateway.Options{Stats: stats.NewStore(), Proxy: po})
 	t.Cleanup(g.Close)
-	if (g.h1 == nil) != (tr != nil) {
-		t.Fatal("fast path not as requested")
-	}
 	return g
 }
 
@@ -284,9 +311,9 @@ func sortValues(h http.Header) {
 	}
 }
 
-// TestFastPathReusesConnections: keep-alive upstream connections are used
+// TestH1EngineReusesConnections: keep-alive upstream connections are used
 // again, and one the upstream closed while idle is noticed.
-func TestFastPathReusesConnections(t *testing.T) {
+func TestH1EngineReusesConnections(t *testing.T) {
 	t.Parallel()
 	var mu sync.Mutex
 	conns := map[string]bool{}
@@ -298,7 +325,7 @@ func TestFastPathReusesConnections(t *testing.T) {
 	}))
 	be.Start()
 	defer be.Close()
-	g := newFastTestGateway(t, be.URL, nil)
+	g := newTestGateway(t, be.URL, proxy.Options{})
 	for i := range 20 {
 		res := serve(g, httptest.NewRequest("GET", "/a/x", nil))
 		if res.StatusCode != 200 {
