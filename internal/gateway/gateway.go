@@ -34,7 +34,7 @@ type Options struct {
 	Recent *recent.Ring
 	// Proxy tunes the forwarding engines; its Log is the gateway's.
 	Proxy proxy.Options
-	Log       *slog.Logger
+	Log   *slog.Logger
 	// Admin serves the admin endpoints on the traffic port; nil when they
 	// have their own port. IsAdmin says which paths it owns.
 	Admin   http.Handler
