@@ -27,41 +27,6 @@ const (
 // so the client reads the response before a RST.
 var rstAvoidanceDelay = 500 * time.Millisecond
 
-const readBufSize = 4 << 10
-
-var (
-	readerPool sync.Pool // of *bufio.Reader, readBufSize
-	writerPool sync.Pool // of *bufio.Writer, 4 KiB
-)
-
-func getReader(r io.Reader) *bufio.Reader {
-	if v := readerPool.Get(); v != nil {
-		br := v.(*bufio.Reader)
-		br.Reset(r)
-		return br
-	}
-	return bufio.NewReaderSize(r, readBufSize)
-}
-
-func putReader(br *bufio.Reader) {
-	br.Reset(nil)
-	readerPool.Put(br)
-}
-
-func getWriter(w io.Writer) *bufio.Writer {
-	if v := writerPool.Get(); v != nil {
-		bw := v.(*bufio.Writer)
-		bw.Reset(w)
-		return bw
-	}
-	return bufio.NewWriterSize(w, 4<<10)
-}
-
-func putWriter(bw *bufio.Writer) {
-	bw.Reset(nil)
-	writerPool.Put(bw)
-}
-
 // conn is one client connection on the fast path.
 type conn struct {
 	srv        *Server
@@ -333,19 +298,6 @@ func (c *conn) setReadDeadline(t time.Time) {
 	}
 	c.rwc.SetReadDeadline(t)
 	c.rdeadline = true
-}
-
-// takeBuffers gets the connection's read and write buffers from their
-// pools; dropBuffers gives them back while it idles.
-func (c *conn) takeBuffers() {
-	c.br = getReader(&c.cr)
-	c.bw = getWriter(checkConnErrorWriter{c})
-}
-
-func (c *conn) dropBuffers() {
-	putReader(c.br)
-	putWriter(c.bw)
-	c.br, c.bw = nil, nil
 }
 
 // finish ends a connection's life on the fast path: closed (unless handed
