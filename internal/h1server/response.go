@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/textproto"
 	"runtime"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,8 +22,6 @@ const bufferBeforeChunkingSize = 2048
 
 // sniffLen is how many bytes http.DetectContentType considers.
 const sniffLen = 512
-
-var crlf = []byte("\r\n")
 
 // excludedHeadersNoBody is left out of an informational (1xx) header.
 var excludedHeadersNoBody = map[string]bool{"Content-Length": true, "Transfer-Encoding": true}
@@ -389,57 +386,6 @@ func (cw *chunkWriter) Write(p []byte) (n int, err error) {
 	return n, err
 }
 
-// extraHeader holds the header fields the server adds (net/http's
-// extraHeader, written in the same order).
-type extraHeader struct {
-	contentType      string
-	connection       string
-	transferEncoding string
-	date             []byte
-	contentLength    []byte
-}
-
-func (h *extraHeader) write(bw *bufio.Writer) {
-	if h.date != nil {
-		bw.WriteString("Date: ")
-		bw.Write(h.date)
-		bw.Write(crlf)
-	}
-	if h.contentLength != nil {
-		bw.WriteString("Content-Length: ")
-		bw.Write(h.contentLength)
-		bw.Write(crlf)
-	}
-	if h.contentType != "" {
-		bw.WriteString("Content-Type: ")
-		bw.WriteString(h.contentType)
-		bw.Write(crlf)
-	}
-	if h.connection != "" {
-		bw.WriteString("Connection: ")
-		bw.WriteString(h.connection)
-		bw.Write(crlf)
-	}
-	if h.transferEncoding != "" {
-		bw.WriteString("Transfer-Encoding: ")
-		bw.WriteString(h.transferEncoding)
-		bw.Write(crlf)
-	}
-}
-
-// writeStatusLine is net/http's, for HTTP/1.1.
-func writeStatusLine(bw *bufio.Writer, code int, scratch []byte) {
-	bw.WriteString("HTTP/1.1 ")
-	if text := http.StatusText(code); text != "" {
-		bw.Write(strconv.AppendInt(scratch, int64(code), 10))
-		bw.WriteByte(' ')
-		bw.WriteString(text)
-		bw.WriteString("\r\n")
-	} else {
-		fmt.Fprintf(bw, "%03d status code %d\r\n", code, code)
-	}
-}
-
 // foreachHeaderElement splits v according to the "#rule" construction
 // and calls fn for each non-empty element (net/http's).
 func foreachHeaderElement(v string, fn func(string)) {
@@ -454,52 +400,6 @@ func foreachHeaderElement(v string, fn func(string)) {
 	for f := range strings.SplitSeq(v, ",") {
 		if f = textproto.TrimString(f); f != "" {
 			fn(f)
-		}
-	}
-}
-
-// headerKV is one header field for writeHeader.
-type headerKV struct {
-	key    string
-	values []string
-}
-
-// newlineToSpace is net/http's headerNewlineToSpace.
-var newlineToSpace = strings.NewReplacer("\n", " ", "\r", " ")
-
-// writeHeader writes h as net/http's Header.WriteSubset does: keys sorted,
-// the excluded ones and invalid names left out, CR and LF in values turned
-// into spaces, values trimmed. It does without WriteSubset's pooled sorter
-// and generic sort, a fifth of a proxied request's user CPU once rate
-// limit headers take a response past ten fields: the fields are sorted on
-// the stack, by insertion up to 16.
-func writeHeader(bw *bufio.Writer, h http.Header, exclude map[string]bool) {
-	var arr [24]headerKV
-	kvs := arr[:0]
-	for k, vv := range h {
-		if !exclude[k] {
-			kvs = append(kvs, headerKV{k, vv})
-		}
-	}
-	if len(kvs) <= 16 {
-		for i := 1; i < len(kvs); i++ {
-			for j := i; j > 0 && kvs[j].key < kvs[j-1].key; j-- {
-				kvs[j], kvs[j-1] = kvs[j-1], kvs[j]
-			}
-		}
-	} else {
-		slices.SortFunc(kvs, func(a, b headerKV) int { return strings.Compare(a.key, b.key) })
-	}
-	for _, kv := range kvs {
-		if !h1syntax.ValidTokenString(kv.key) {
-			continue // net/http drops invalid names too
-		}
-		for _, v := range kv.values {
-			v = textproto.TrimString(newlineToSpace.Replace(v))
-			bw.WriteString(kv.key)
-			bw.WriteString(": ")
-			bw.WriteString(v)
-			bw.WriteString("\r\n")
 		}
 	}
 }
