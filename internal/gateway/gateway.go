@@ -116,22 +116,22 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Connection", "close")
 	}
 	rw := getWriter(w)
-	rw.info.Start = time.Now()
-	rw.info.ID = reqid.Get(r.Header.Get(reqid.Header))
-	r.Header.Set(reqid.Header, rw.info.ID)
+	rw.Info.Start = time.Now()
+	rw.Info.ID = reqid.Get(r.Header.Get(reqid.Header))
+	r.Header.Set(reqid.Header, rw.Info.ID)
 	t := g.table.Load()
-	rw.info.ClientIP, rw.info.ViaTrustedProxy = clientIP(r, t.Trusted)
+	rw.Info.ClientIP, rw.Info.ViaTrustedProxy = clientIP(r, t.Trusted)
 	defer g.finish(rw, r, t)
 
 	rt, ok := lookup(t, r)
 	switch {
 	case !ok:
-		httperr.Write(rw, httperr.ErrBadPath, rw.info.ID)
+		httperr.Write(rw, httperr.ErrBadPath, rw.Info.ID)
 	case rt == nil:
 		writeDefault(rw, &t.Default)
 	default:
 		rw.route = rt
-		rw.info.Route, rw.info.Backend = rt.Prefix, rt.Backend.Name
+		rw.Info.Route, rw.Info.Backend = rt.Prefix, rt.Backend.Name
 		if g.metrics != nil {
 			g.metrics.InFlight().Inc()
 			defer g.metrics.InFlight().Dec()
@@ -143,7 +143,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // finish records the request in stats, metrics and the access log. It runs
 // deferred, so a request aborted with http.ErrAbortHandler is counted too.
 func (g *Gateway) finish(rw *respWriter, r *http.Request, t *route.Table) {
-	info := &rw.info
+	info := &rw.Info
 	if info.Status == 0 {
 		info.Status = httperr.StatusClientClosed
 	}

@@ -25,7 +25,7 @@ type exchange struct {
 	rt   *route.Route
 	plan *Plan
 	log  *slog.Logger
-	info *reqinfo.Info // nil outside the gateway
+	info *reqinfo.Info
 	// trusted: the client is a trusted proxy.
 	trusted bool
 	// deadline is the route timeout: it bounds the attempts up to the
@@ -98,9 +98,7 @@ func (x *exchange) next() bool {
 	}
 	x.tried = lb.Tried(x.tried, i)
 	x.up = b.Upstreams[i]
-	if x.info != nil {
-		x.info.Upstream, x.info.Container, x.info.Retries = x.up.Host, x.up.Container, x.attempt
-	}
+	x.info.Upstream, x.info.Container, x.info.Retries = x.up.Host, x.up.Container, x.attempt
 	return true
 }
 

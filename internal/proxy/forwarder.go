@@ -105,11 +105,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httperr.Write(w, httperr.ErrBodyTooLarge, id)
 		return
 	}
-	x := &exchange{w: w, r: r, rt: rt, plan: h.plan, log: h.f.log, info: reqinfo.From(w),
+	info := reqinfo.From(w)
+	x := &exchange{w: w, r: r, rt: rt, plan: h.plan, log: h.f.log, info: info, trusted: info.ViaTrustedProxy,
 		tries: tries{maxAttempts: 1}, deadline: time.Now().Add(rt.Timeout)}
-	if x.info != nil {
-		x.trusted = x.info.ViaTrustedProxy
-	}
 	if canRetry(r) {
 		x.maxAttempts += rt.Retries
 	}

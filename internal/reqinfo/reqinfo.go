@@ -1,10 +1,10 @@
 // Package reqinfo is the record of one request that the gateway keeps while
 // serving it: the final status and size, where it went, what the cache and
-// retries did. Middlewares find it from their ResponseWriter (the gateway's
-// writer is outermost, and every wrapper implements Unwrap), fill in what
-// they know, and read what the inner handlers did; the access log, stats
-// and metrics read it when the request ends. Nothing is allocated for it:
-// it lives inside the gateway's pooled writer.
+// retries did. It travels in one typed place, the Writer every handler of a
+// route's chain answers into: middlewares take it with From, fill in what
+// they know and read what the inner handlers did; the access log, stats and
+// metrics read it when the request ends. Nothing is allocated for it: it
+// lives inside the gateway's pooled writer.
 package reqinfo
 
 import (
@@ -49,23 +49,19 @@ type Info struct {
 	ViaTrustedProxy bool
 }
 
-// Carrier is implemented by the gateway's ResponseWriter.
+// Carrier is implemented by every ResponseWriter a route's chain answers
+// into: the Writer itself, and any wrapper a middleware puts in front of
+// the handlers after it, which passes its own writer's Info on.
 type Carrier interface {
-	Info() *Info
+	RequestInfo() *Info
 }
 
-// From returns the Info of the request w answers, walking Unwrap chains, or
-// nil when w is not served by the gateway (a bare httptest recorder).
+// From returns the Info of the request w answers. A writer that carries
+// none (a handler used outside a chain) gets a fresh Info that nobody
+// reads.
 func From(w http.ResponseWriter) *Info {
-	for w != nil {
-		if c, ok := w.(Carrier); ok {
-			return c.Info()
-		}
-		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
-		if !ok {
-			return nil
-		}
-		w = u.Unwrap()
+	if c, ok := w.(Carrier); ok {
+		return c.RequestInfo()
 	}
-	return nil
+	return new(Info)
 }

@@ -17,8 +17,8 @@ import (
 // (connect errors, timeouts and upstream 5xx all end as 502/503/504 or the
 // upstream's own 5xx); 499 (the client went away), status 0 (nothing was
 // answered) or a panic in next (http.ErrAbortHandler) is neither; anything
-// else is a success. Nothing is allocated when w leads to a reqinfo.Info;
-// otherwise (unit tests) a small writer records the status.
+// else is a success. The status is read from the request's reqinfo.Info,
+// which the gateway's writer fills in; nothing is allocated.
 func New(b *Breaker, backend string, next http.Handler) http.Handler {
 	return &handler{b: b, backend: backend, next: next}
 }
@@ -36,24 +36,15 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.reject(w, r, info, wait)
 		return
 	}
-	var sw *statusWriter
-	if info == nil { // not behind the gateway's writer (unit tests)
-		sw = &statusWriter{ResponseWriter: w}
-		w = sw
-	}
 	o := outcome{b: h.b, t: t}
 	defer o.settle() // also when next panics: a probe slot must come back
 	h.next.ServeHTTP(w, r)
-	if info != nil {
-		o.status = info.Status
-	} else {
-		o.status = sw.final()
-	}
+	o.status = info.Status
 	o.returned = true
 }
 
 func (h *handler) reject(w http.ResponseWriter, r *http.Request, info *reqinfo.Info, wait time.Duration) {
-	if info != nil && info.Backend == "" {
+	if info.Backend == "" {
 		info.Backend = h.backend
 	}
 	w.Header().Set("Retry-After", retryAfter(wait))
@@ -80,35 +71,4 @@ func (o *outcome) settle() {
 		return
 	}
 	o.b.Done(o.t, o.status >= http.StatusInternalServerError)
-}
-
-// statusWriter records the final status when no reqinfo.Info is reachable.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 && (code >= 200 || code == http.StatusSwitchingProtocols) {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(p []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(p)
-}
-
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-// final is the status the client got: net/http answers 200 for a handler
-// that returns without writing.
-func (w *statusWriter) final() int {
-	if w.status == 0 {
-		return http.StatusOK
-	}
-	return w.status
 }

@@ -10,52 +10,33 @@ import (
 	"github.com/rgate/rgate/internal/reqinfo"
 )
 
-// carrierRecorder stands in for the gateway's writer: it records the final
-// status in a reqinfo.Info the way the gateway's writer does.
-type carrierRecorder struct {
+// recorder answers into the writer a route's chain gets from the gateway
+// (reqinfo.Writer) over a ResponseRecorder.
+type recorder struct {
+	reqinfo.Writer
 	*httptest.ResponseRecorder
-	info reqinfo.Info
 }
 
-var _ reqinfo.Carrier = (*carrierRecorder)(nil)
-
-func newCarrierRecorder() *carrierRecorder {
-	return &carrierRecorder{ResponseRecorder: httptest.NewRecorder()}
+func newRecorder() *recorder {
+	rec := httptest.NewRecorder()
+	return &recorder{Writer: reqinfo.Writer{ResponseWriter: rec}, ResponseRecorder: rec}
 }
 
-func (w *carrierRecorder) Info() *reqinfo.Info { return &w.info }
-
-func (w *carrierRecorder) WriteHeader(code int) {
-	if w.info.Status == 0 && (code >= 200 || code == http.StatusSwitchingProtocols) {
-		w.info.Status = code
-	}
-	w.ResponseRecorder.WriteHeader(code)
-}
-
-func (w *carrierRecorder) Write(p []byte) (int, error) {
-	if w.info.Status == 0 {
-		w.info.Status = http.StatusOK
-	}
-	return w.ResponseRecorder.Write(p)
-}
+func (w *recorder) Header() http.Header         { return w.Writer.Header() }
+func (w *recorder) WriteHeader(code int)        { w.Writer.WriteHeader(code) }
+func (w *recorder) Write(p []byte) (int, error) { return w.Writer.Write(p) }
 
 func status(code int) http.HandlerFunc {
 	return func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(code) }
 }
 
-// serve runs one request through h; the recorder leads to a reqinfo.Info
-// when carrier is true, and is bare otherwise.
-func serve(h http.Handler, carrier bool) *httptest.ResponseRecorder {
+// serve runs one request through h.
+func serve(h http.Handler) *httptest.ResponseRecorder {
 	r := httptest.NewRequest(http.MethodGet, "/api", nil)
 	r.Header.Set("X-Request-Id", "req-1")
-	if carrier {
-		w := newCarrierRecorder()
-		h.ServeHTTP(w, r)
-		return w.ResponseRecorder
-	}
-	w := httptest.NewRecorder()
+	w := newRecorder()
 	h.ServeHTTP(w, r)
-	return w
+	return w.ResponseRecorder
 }
 
 func TestMiddlewareOutcomes(t *testing.T) {
@@ -63,53 +44,34 @@ func TestMiddlewareOutcomes(t *testing.T) {
 	for _, tc := range []struct {
 		name               string
 		next               http.HandlerFunc
-		onlyCarrier        bool
 		wantReqs, wantFail uint64
 	}{
-		{"200 succeeds", status(200), false, 1, 0},
-		{"404 succeeds", status(404), false, 1, 0},
-		{"101 upgrade succeeds", status(101), false, 1, 0},
-		{"500 fails", status(500), false, 1, 1},
-		{"502 fails", status(502), false, 1, 1},
-		{"503 fails", status(503), false, 1, 1},
-		{"504 fails", status(504), false, 1, 1},
+		{"200 succeeds", status(200), 1, 0},
+		{"404 succeeds", status(404), 1, 0},
+		{"101 upgrade succeeds", status(101), 1, 0},
+		{"500 fails", status(500), 1, 1},
+		{"502 fails", status(502), 1, 1},
+		{"503 fails", status(503), 1, 1},
+		{"504 fails", status(504), 1, 1},
 		{"1xx then 500 fails", func(w http.ResponseWriter, _ *http.Request) {
 			w.WriteHeader(http.StatusEarlyHints)
 			w.WriteHeader(500)
-		}, false, 1, 1},
-		{"499 is neither", status(499), false, 0, 0},
+		}, 1, 1},
+		{"499 is neither", status(499), 0, 0},
 		{"499 recorded by the gateway is neither", func(w http.ResponseWriter, _ *http.Request) {
 			reqinfo.From(w).Status = 499
-		}, true, 0, 0},
-		{"nothing answered is neither", func(http.ResponseWriter, *http.Request) {}, true, 0, 0},
+		}, 0, 0},
+		{"nothing answered is neither", func(http.ResponseWriter, *http.Request) {}, 0, 0},
 	} {
-		for _, carrier := range []bool{true, false} {
-			if tc.onlyCarrier && !carrier {
-				continue
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := NewBreaker(testConfig())
+			serve(New(b, "payment", tc.next))
+			if s := b.State(); s.WindowRequests != tc.wantReqs || s.WindowFailures != tc.wantFail {
+				t.Errorf("window = %d requests, %d failures; want %d, %d",
+					s.WindowRequests, s.WindowFailures, tc.wantReqs, tc.wantFail)
 			}
-			name := tc.name + "/bare"
-			if carrier {
-				name = tc.name + "/reqinfo"
-			}
-			t.Run(name, func(t *testing.T) {
-				t.Parallel()
-				b := NewBreaker(testConfig())
-				serve(New(b, "payment", tc.next), carrier)
-				if s := b.State(); s.WindowRequests != tc.wantReqs || s.WindowFailures != tc.wantFail {
-					t.Errorf("window = %d requests, %d failures; want %d, %d",
-						s.WindowRequests, s.WindowFailures, tc.wantReqs, tc.wantFail)
-				}
-			})
-		}
-	}
-}
-
-func TestMiddlewareNothingAnsweredBareIs200(t *testing.T) {
-	t.Parallel()
-	b := NewBreaker(testConfig())
-	serve(New(b, "payment", http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})), false)
-	if s := b.State(); s.WindowRequests != 1 || s.WindowFailures != 0 {
-		t.Errorf("window = %+v, want one success (net/http answers 200)", s)
+		})
 	}
 }
 
@@ -122,7 +84,7 @@ func TestMiddlewareOpenCycle(t *testing.T) {
 			w.WriteHeader(code)
 		}))
 		for range 10 {
-			serve(h, true)
+			serve(h)
 		}
 		if b.State().Name != Open {
 			t.Fatalf("state after 10 answers of 500 = %s, want open", b.State().Name)
@@ -130,7 +92,7 @@ func TestMiddlewareOpenCycle(t *testing.T) {
 
 		r := httptest.NewRequest(http.MethodGet, "/api", nil)
 		r.Header.Set("X-Request-Id", "abc")
-		w := newCarrierRecorder()
+		w := newRecorder()
 		h.ServeHTTP(w, r)
 		wantBody := `{"error":"service unavailable","request_id":"abc"}` + "\n"
 		if w.Code != 503 || w.Body.String() != wantBody || w.Header().Get("Retry-After") != "30" ||
@@ -138,17 +100,17 @@ func TestMiddlewareOpenCycle(t *testing.T) {
 			t.Errorf("while open: %d %q Retry-After %q Content-Type %q, next called %d times; want 503 %q 30 json, 10",
 				w.Code, w.Body, w.Header().Get("Retry-After"), w.Header().Get("Content-Type"), calls, wantBody)
 		}
-		if w.info.Backend != "payment" || b.State().Rejected != 1 {
-			t.Errorf("info.Backend %q, Rejected %d; want payment, 1", w.info.Backend, b.State().Rejected)
+		if w.Info.Backend != "payment" || b.State().Rejected != 1 {
+			t.Errorf("info.Backend %q, Rejected %d; want payment, 1", w.Info.Backend, b.State().Rejected)
 		}
 
 		time.Sleep(29*time.Second + 500*time.Millisecond)
-		if got := serve(h, true).Header().Get("Retry-After"); got != "1" {
+		if got := serve(h).Header().Get("Retry-After"); got != "1" {
 			t.Errorf("0.5s before probing Retry-After = %q, want 1", got)
 		}
 		time.Sleep(500 * time.Millisecond)
 		code = 200
-		if rec := serve(h, true); rec.Code != 200 || b.State().Name != Closed || calls != 11 {
+		if rec := serve(h); rec.Code != 200 || b.State().Name != Closed || calls != 11 {
 			t.Errorf("probe answered %d, state %s, calls %d; want 200, closed, 11", rec.Code, b.State().Name, calls)
 		}
 	})
@@ -164,7 +126,7 @@ func TestMiddlewareHalfOpenRejects(t *testing.T) {
 			t.Fatal("probe refused")
 		}
 		defer b.Done(probe, false)
-		rec := serve(New(b, "payment", status(200)), false)
+		rec := serve(New(b, "payment", status(200)))
 		if rec.Code != 503 || rec.Header().Get("Retry-After") != "1" {
 			t.Errorf("with the probe slot taken: %d Retry-After %q; want 503, 1", rec.Code, rec.Header().Get("Retry-After"))
 		}
@@ -195,7 +157,7 @@ func TestMiddlewareProbeWithoutVerdict(t *testing.T) {
 							t.Errorf("recovered %v, want http.ErrAbortHandler or nothing", p)
 						}
 					}()
-					serve(New(b, "payment", tc.next), true)
+					serve(New(b, "payment", tc.next))
 				}()
 				if s := b.State(); s.Name != HalfOpen || s.Trips != 1 {
 					t.Errorf("State() = %+v, want still half_open after 1 trip", s)

@@ -48,6 +48,7 @@ type capture struct {
 var (
 	_ http.ResponseWriter = (*capture)(nil)
 	_ http.Flusher        = (*capture)(nil)
+	_ reqinfo.Carrier     = (*capture)(nil)
 	_ interface {
 		FlushError() error
 		Unwrap() http.ResponseWriter
@@ -148,6 +149,10 @@ func (c *capture) FlushError() error {
 
 // Flush implements http.Flusher.
 func (c *capture) Flush() { _ = c.FlushError() }
+
+// RequestInfo passes the request's reqinfo.Info on to the handlers after
+// the cache.
+func (c *capture) RequestInfo() *reqinfo.Info { return reqinfo.From(c.w) }
 
 // Unwrap gives http.ResponseController and reqinfo.From the client's
 // writer (deadlines, hijacking).

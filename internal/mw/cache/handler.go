@@ -91,9 +91,7 @@ rounds:
 // entry was stored by the flight this request waited for.
 func (h *handler) hit(w http.ResponseWriter, r *http.Request, sh *shard, e *entry, collapsed string, now time.Time) {
 	sh.hits.Add(1)
-	if info := reqinfo.From(w); info != nil {
-		info.Cache = reqinfo.CacheHit
-	}
+	reqinfo.From(w).Cache = reqinfo.CacheHit
 	a := answer{xcache: reqinfo.CacheHit, fwd: collapsed, collapsed: collapsed != ""}
 	writeEntry(w, r.Method == http.MethodHead, e, a, now)
 }
@@ -102,9 +100,7 @@ func (h *handler) hit(w http.ResponseWriter, r *http.Request, sh *shard, e *entr
 // that answered status.
 func (h *handler) serveStale(w http.ResponseWriter, r *http.Request, sh *shard, e *entry, status int) {
 	sh.stale.Add(1)
-	if info := reqinfo.From(w); info != nil {
-		info.Cache = reqinfo.CacheStale
-	}
+	reqinfo.From(w).Cache = reqinfo.CacheStale
 	a := answer{xcache: reqinfo.CacheStale, fwd: fwdStale, fwdStatus: status}
 	writeEntry(w, r.Method == http.MethodHead, e, a, time.Now())
 }
@@ -121,10 +117,7 @@ func (h *handler) lead(w http.ResponseWriter, r *http.Request, sh *shard, f *fli
 // the stale entry if the answer was swallowed, or stores the captured one.
 // It returns what happened and the status next wrote.
 func (h *handler) fetch(w http.ResponseWriter, r *http.Request, sh *shard, m miss) (result, int) {
-	info := reqinfo.From(w)
-	if info != nil {
-		info.Cache = reqinfo.CacheMiss
-	}
+	reqinfo.From(w).Cache = reqinfo.CacheMiss
 	c := &capture{
 		w: w, h: make(http.Header), s: h.s, rh: r.Header,
 		stale: m.stale, fwd: m.fwd, auth: m.q.auth,

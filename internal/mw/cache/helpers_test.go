@@ -133,7 +133,7 @@ type infoWriter struct {
 	info reqinfo.Info
 }
 
-func (w *infoWriter) Info() *reqinfo.Info { return &w.info }
+func (w *infoWriter) RequestInfo() *reqinfo.Info { return &w.info }
 
 func wantHeader(t *testing.T, r response, name, want string) {
 	t.Helper()

@@ -65,9 +65,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.limited.Add(1)
 	vals[4] = l.itoa(max(ceilSeconds((1-tokens)/float64(t.perSec)), 1))
 	hdr[HeaderRetryAfter] = vals[4:5:5]
-	if info := reqinfo.From(w); info != nil {
-		info.RateLimited = true
-	}
+	reqinfo.From(w).RateLimited = true
 	httperr.Write(w, httperr.ErrRateLimited, r.Header.Get(reqid.Header))
 }
 
@@ -94,8 +92,8 @@ func (l *Limiter) clientKey(r *http.Request, t *tier, w http.ResponseWriter) (st
 			return boundKey(v[0]), t.slot
 		}
 	}
-	if info := reqinfo.From(w); info != nil && info.ClientIP != "" {
-		return info.ClientIP, t.slot + 1 // the gateway's view: behind trusted proxies, the real client
+	if ip := reqinfo.From(w).ClientIP; ip != "" {
+		return ip, t.slot + 1 // the gateway's view: behind trusted proxies, the real client
 	}
 	return reqinfo.HostOf(r.RemoteAddr), t.slot + 1
 }

@@ -25,7 +25,7 @@ type infoWriter struct {
 	info reqinfo.Info
 }
 
-func (w *infoWriter) Info() *reqinfo.Info { return &w.info }
+func (w *infoWriter) RequestInfo() *reqinfo.Info { return &w.info }
 
 // answer is what a test reads from one response.
 type answer struct {
