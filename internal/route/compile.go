@@ -10,7 +10,6 @@ import (
 
 	"github.com/rgate/rgate/internal/config"
 	"github.com/rgate/rgate/internal/docker"
-	"github.com/rgate/rgate/internal/httperr"
 	"github.com/rgate/rgate/internal/lb"
 	"github.com/rgate/rgate/internal/mw/breaker"
 	"github.com/rgate/rgate/internal/mw/cache"
@@ -88,40 +87,44 @@ func compileRoute(rc config.Route, b *Backend, st *State, deps Deps) *Route {
 	if deps.Metrics != nil {
 		r.Metrics = deps.Metrics.Route(r.Prefix, b.Name)
 	}
-	var h http.Handler = unavailable{}
-	if deps.Forward != nil {
-		h = deps.Forward(r)
+	r.Handler = chain(r, rc, b, st, deps.Forward)
+	return r
+}
+
+// chain builds rt's chain of policies, innermost first: the forwarder <-
+// breaker <- cache <- rate limit <- CORS, and lists the policies on in
+// rt.Policies. A table compiled only to be looked at (forward nil:
+// validate --docker) records the policies and builds no handler.
+func chain(r *Route, rc config.Route, b *Backend, st *State, forward func(*Route) http.Handler) http.Handler {
+	var h http.Handler
+	if forward != nil {
+		h = forward(r)
 	}
-	// The chain, innermost first: proxy <- breaker <- cache <- rate limit <- CORS.
+	wrap := func(mk func(http.Handler) http.Handler) {
+		if h != nil {
+			h = mk(h)
+		}
+	}
 	if b.Breaker != nil {
-		h = breaker.New(b.Breaker, b.Name, h)
+		wrap(func(next http.Handler) http.Handler { return breaker.New(b.Breaker, b.Name, next) })
 		r.Policies = append(r.Policies, "circuit_breaker")
 	}
 	if c := rc.Cache; c != nil {
 		r.Cache = st.caches.get(r.Prefix, *c, func() *cache.Store { return cache.NewStore(*c) })
-		h = cache.New(r.Cache, h)
+		wrap(func(next http.Handler) http.Handler { return cache.New(r.Cache, next) })
 		r.Policies = append(r.Policies, "cache")
 	}
 	if rl := rc.RateLimit; rl != nil {
 		r.Limiter = st.limiters.get(r.Prefix, *rl, func() *ratelimit.Limiter { return ratelimit.NewLimiter(*rl) })
-		h = ratelimit.New(r.Limiter, h)
+		wrap(func(next http.Handler) http.Handler { return ratelimit.New(r.Limiter, next) })
 		r.Policies = append(r.Policies, "rate_limit")
 	}
 	if rc.CORS != nil {
-		h = cors.New(*rc.CORS, h)
+		wrap(func(next http.Handler) http.Handler { return cors.New(*rc.CORS, next) })
 		r.Policies = append(r.Policies, "cors")
 	}
 	slices.Reverse(r.Policies)
-	r.Handler = h
-	return r
-}
-
-// unavailable answers 503: the terminal step when Compile runs without a
-// proxy (tests).
-type unavailable struct{}
-
-func (unavailable) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	httperr.Write(w, httperr.ErrNoUpstream, r.Header.Get("X-Request-Id"))
+	return h
 }
 
 func compileDefault(d config.DefaultResponse) Default {

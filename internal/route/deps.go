@@ -24,8 +24,9 @@ type Deps struct {
 	Metrics *metrics.Metrics
 	// State holds the policies' state; nil: fresh state every compile.
 	State *State
-	// Forward builds the terminal handler of a route's chain (the proxy
-	// step); nil: a handler that answers 503 (tests of compile alone).
+	// Forward builds the terminal handler of a route's chain (the
+	// forwarder); nil: the table is only looked at (validate --docker)
+	// and its routes have no Handler.
 	Forward func(*Route) http.Handler
 }
 

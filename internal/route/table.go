@@ -69,7 +69,8 @@ type Route struct {
 	Policies []string
 	Stats    *stats.Series
 	Metrics  *metrics.RouteMetrics
-	// Handler is the route's chain: policies, then the proxy step.
+	// Handler is the route's chain: policies, then the forwarder (nil in
+	// a table compiled without Deps.Forward, which is never served).
 	Handler http.Handler
 }
 
