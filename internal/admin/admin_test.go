@@ -3,6 +3,8 @@ package admin
 import (
 	"encoding/json"
 	"net/http/httptest"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -45,6 +47,12 @@ func TestHealth(t *testing.T) {
 	if b.Upstreams != 2 || len(b.Containers) != 1 || b.Containers[0].ID != "0123456789ab" ||
 		b.Containers[0].Address != "127.0.0.1:81" || len(b.URLs) != 1 || len(b.Skipped) != 1 {
 		t.Errorf("backend = %+v", b)
+	}
+	// The new container is warming; the static URL serves, with reasons [].
+	if c, u := b.Containers[0], b.URLs[0]; b.Serving != 1 || c.State != "warming" ||
+		!slices.Equal(c.Reasons, []string{"port not accepting connections yet"}) ||
+		u.State != "serving" || u.Address != "http://127.0.0.1:9" || !strings.Contains(rec.Body.String(), `"reasons": []`) {
+		t.Errorf("verdicts: serving %d, container %+v, url %+v", b.Serving, c, u)
 	}
 
 	rec = httptest.NewRecorder()

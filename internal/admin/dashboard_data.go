@@ -100,19 +100,24 @@ type dashBack struct {
 	dashSeries
 }
 
-// dashUp is one upstream. State says whether it gets new requests:
-// "serving", or why not: "unhealthy", "ejected", "warming", "breaker open".
+// dashUp is one upstream. State and Reason are its verdict
+// (upstream.Health.Verdict):
+// State is "serving", or the first reason's state ("unhealthy", "ejected",
+// "breaker_open", "warming"); Reason is every reason, joined by "; ".
 type dashUp struct {
 	// Name and ID (short) are empty for a static URL, whose Address is
 	// "scheme://host:port". The page keys rows by ID, else Address.
-	Name     string `json:"name,omitempty"`
-	ID       string `json:"id,omitempty"`
-	Address  string `json:"address"`
-	Health   string `json:"health"`
-	State    string `json:"state"`
-	Reason   string `json:"reason,omitempty"`
-	InFlight int64  `json:"in_flight"`
-	Requests uint64 `json:"requests"`
+	Name    string `json:"name,omitempty"`
+	ID      string `json:"id,omitempty"`
+	Address string `json:"address"`
+	Health  string `json:"health"`
+	State   string `json:"state"`
+	Reason  string `json:"reason,omitempty"`
+	// EjectedUntil is when a passive ejection ends, Unix ms (as Time); 0
+	// when not ejected. The page counts down to it.
+	EjectedUntil int64  `json:"ejected_until,omitempty"`
+	InFlight     int64  `json:"in_flight"`
+	Requests     uint64 `json:"requests"`
 }
 
 type dashSkip struct {
@@ -123,15 +128,6 @@ type dashSkip struct {
 	// rather than ordinary lifecycle (stopped, starting).
 	Warn bool `json:"warn"`
 }
-
-// Upstream states of dashUp.State.
-const (
-	stateServing     = "serving"
-	stateUnhealthy   = "unhealthy"
-	stateEjected     = "ejected"
-	stateBreakerOpen = "breaker open"
-	stateWarming     = "warming"
-)
 
 // dashData builds the document. It reads atomics and walks histograms;
 // it takes no lock shared with the request path.
@@ -171,7 +167,7 @@ func (o Options) dashData(now time.Time) dashDoc {
 			dashSeries: seriesOf(r.Stats)})
 	}
 	for _, b := range t.Backends {
-		doc.Backends = append(doc.Backends, dashBackend(b, now))
+		doc.Backends = append(doc.Backends, dashBackend(b))
 	}
 	return doc
 }
@@ -193,21 +189,19 @@ func round3(x float64) float64 { return math.Round(x*1000) / 1000 }
 
 // dashBackend describes b: its breaker, each upstream and whether it gets
 // traffic, and the containers Compile skipped.
-func dashBackend(b *route.Backend, now time.Time) dashBack {
+func dashBackend(b *route.Backend) dashBack {
 	d := dashBack{Name: b.Name, Selector: selectorString(b.Selector), dashSeries: seriesOf(b.Stats),
 		Upstreams: make([]dashUp, 0, len(b.Upstreams)), Excluded: make([]dashSkip, 0, len(b.Skipped))}
-	open := false
-	if b.Breaker != nil {
-		st := b.Breaker.State()
+	st, open := route.BreakerOpen(b)
+	if st != nil {
 		d.Breaker, d.BreakerSince = st.Name, st.Since
 		if st.Name != breaker.Closed {
 			d.BreakerReason = st.LastTrip
 		}
-		open = st.Name == breaker.Open
 	}
 	for _, u := range b.Upstreams {
-		up := dashUpstream(u, now, open)
-		if up.State == stateServing {
+		up := dashUpstream(u, open)
+		if up.State == upstream.StateServing {
 			d.Serving++
 		}
 		d.Upstreams = append(d.Upstreams, up)
@@ -221,27 +215,17 @@ func dashBackend(b *route.Backend, now time.Time) dashBack {
 
 // dashUpstream describes u; breakerOpen is its backend's breaker state,
 // which keeps every upstream of the backend from new requests.
-func dashUpstream(u *upstream.Upstream, now time.Time, breakerOpen bool) dashUp {
+func dashUpstream(u *upstream.Upstream, breakerOpen bool) dashUp {
 	h := u.Health()
+	v := h.Verdict(breakerOpen)
 	d := dashUp{Name: strings.TrimPrefix(u.Container, "/"), ID: docker.ShortID(u.ContainerID),
-		Address: u.Host, Health: h.Active, State: stateServing, InFlight: h.InFlight, Requests: h.Requests}
+		Address: u.Host, Health: h.Active, State: v.State, Reason: strings.Join(v.Reasons, "; "),
+		InFlight: h.InFlight, Requests: h.Requests}
+	if !v.EjectedUntil.IsZero() {
+		d.EjectedUntil = v.EjectedUntil.UnixMilli()
+	}
 	if u.Static() {
 		d.Address = u.Scheme + "://" + u.Host
-	}
-	switch {
-	case h.Active == upstream.ActiveUnhealthy:
-		d.State, d.Reason = stateUnhealthy, "failing health check"
-		if h.ActiveReason != "" {
-			d.Reason += ": " + h.ActiveReason
-		}
-	case h.Ejected:
-		d.State = stateEjected
-		d.Reason = "ejected after repeated connect failures, back in " +
-			h.EjectedUntil.Sub(now).Round(100*time.Millisecond).String()
-	case breakerOpen:
-		d.State, d.Reason = stateBreakerOpen, "backend circuit breaker is open"
-	case h.Warming:
-		d.State, d.Reason = stateWarming, "new container: its port has not accepted a connection yet"
 	}
 	return d
 }

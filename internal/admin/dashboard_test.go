@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -107,14 +108,18 @@ func TestDashboardData(t *testing.T) {
 		t.Fatalf("pay = %+v", pay)
 	}
 	for i, want := range []struct{ name, state, reason string }{
-		{"pay-ok", stateServing, ""},
-		{"pay-sick", stateUnhealthy, "failing health check: GET /health: 500"},
-		{"pay-ejected", stateEjected, "ejected after repeated connect failures, back in 1m"},
+		{"pay-ok", upstream.StateServing, ""},
+		{"pay-sick", upstream.StateUnhealthy, "failing health check: GET /health: 500"},
+		{"pay-ejected", upstream.StateEjected, "ejected after connect failures (until "},
 	} {
 		u := pay.Upstreams[i]
-		if u.Name != want.name || u.State != want.state || !strings.HasPrefix(u.Reason, want.reason) || u.ID == "" {
+		if u.Name != want.name || u.State != want.state || !strings.HasPrefix(u.Reason, want.reason) || u.ID == "" ||
+			(u.EjectedUntil != 0) != (want.state == upstream.StateEjected) {
 			t.Errorf("upstream %d = %+v, want %+v", i, u, want)
 		}
+	}
+	if until := time.UnixMilli(pay.Upstreams[2].EjectedUntil); time.Until(until) <= 0 || time.Until(until) > time.Minute {
+		t.Errorf("ejected_until %v, want within the next minute", until)
 	}
 	if len(pay.Excluded) != 1 || pay.Excluded[0].Name != "pay-badport" || !pay.Excluded[0].Warn ||
 		!strings.Contains(pay.Excluded[0].Reason, "abc") {
@@ -126,32 +131,88 @@ func TestDashboardData(t *testing.T) {
 	}
 }
 
-// TestDashUpstreamState: an upstream serves unless something keeps it from
-// new requests; the first such reason wins.
-func TestDashUpstreamState(t *testing.T) {
+// TestVerdictsAgree: for every combination of breaker open, ejected,
+// actively unhealthy and warming, /explain, the dashboard and /health give
+// one upstream the same verdict: the same reasons in the same order, the
+// same state, and the state is the one of the first reason.
+func TestVerdictsAgree(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct {
-		name        string
-		setup       func(u *upstream.Upstream)
-		breakerOpen bool
-		state       string
-	}{
-		{"new container", func(*upstream.Upstream) {}, false, stateWarming},
-		{"ready", func(u *upstream.Upstream) { u.SetReady() }, false, stateServing},
-		{"breaker open", func(u *upstream.Upstream) { u.SetReady() }, true, stateBreakerOpen},
-		{"unhealthy and breaker open", func(u *upstream.Upstream) { u.SetActive(false, "timeout") }, true, stateUnhealthy},
-		{"healthy", func(u *upstream.Upstream) { u.SetReady(); u.SetActive(true, "") }, false, stateServing},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			u := upstream.NewRegistry().Get(upstream.Key{Scheme: "http", Host: "127.0.0.1:81",
-				ContainerID: strings.Repeat("ab", 32), Container: "/web-1"})
-			tc.setup(u)
-			d := dashUpstream(u, time.Now(), tc.breakerOpen)
-			if d.State != tc.state || d.Name != "web-1" || d.ID != "abababababab" || (tc.state != stateServing) != (d.Reason != "") {
-				t.Errorf("got %+v, want state %q", d, tc.state)
+	cfg := &config.Config{}
+	var snap docker.Snapshot
+	for _, name := range []string{"open", "closed"} {
+		cfg.Backends = append(cfg.Backends, config.Backend{Name: name, MatchLabels: []string{"app=" + name},
+			CircuitBreaker: &config.CircuitBreaker{Failures: 1, MinRequests: 1, Window: config.Duration(time.Minute),
+				OpenFor: config.Duration(time.Hour)}})
+		cfg.Routes = append(cfg.Routes, config.Route{PathPrefix: "/" + name, Backend: name})
+		for i := range 8 {
+			snap.Containers = append(snap.Containers, dashContainer(fmt.Sprintf("%02x", len(snap.Containers)),
+				fmt.Sprintf("%s-%d", name, i), name, fmt.Sprint(20000+len(snap.Containers))))
+		}
+	}
+	tab := route.Compile(cfg, snap, route.Deps{})
+	open := tab.Backend("open")
+	tk, _, _ := open.Breaker.Allow()
+	open.Breaker.Done(tk, true)
+	for _, b := range tab.Backends {
+		for _, u := range b.Upstreams {
+			var i int
+			fmt.Sscanf(u.Container[strings.LastIndexByte(u.Container, '-')+1:], "%d", &i)
+			if i&1 != 0 {
+				u.ReportConnectFailure(upstream.Passive{Threshold: 1, EjectFor: time.Hour})
 			}
-		})
+			if i&2 != 0 {
+				u.SetActive(false, "GET /health: 500")
+			}
+			if i&4 == 0 {
+				u.SetReady()
+			}
+		}
+	}
+	if st, isOpen := route.BreakerOpen(open); !isOpen {
+		t.Fatalf("breaker of backend open = %+v, want open", st)
+	}
+
+	reasonOf := map[string]string{ // the start of each state's reason
+		upstream.StateUnhealthy:   "failing health check: ",
+		upstream.StateEjected:     "ejected after connect failures (until ",
+		upstream.StateBreakerOpen: "breaker open",
+		upstream.StateWarming:     "port not accepting connections yet",
+	}
+	states := map[string]bool{}
+	for _, b := range tab.Backends {
+		ex := route.ExplainBackend(b, cfg, snap, true)
+		dash := dashBackend(b)
+		health := describeBackend(b)
+		if len(ex.Containers) != 8 || len(dash.Upstreams) != 8 || len(health.Containers) != 8 {
+			t.Fatalf("backend %s: %d explained, %d on the dashboard, %d in /health; want 8 each",
+				b.Name, len(ex.Containers), len(dash.Upstreams), len(health.Containers))
+		}
+		if ex.Serving != dash.Serving || health.Serving != dash.Serving {
+			t.Errorf("backend %s: serving %d in /explain, %d on the dashboard, %d in /health",
+				b.Name, ex.Serving, dash.Serving, health.Serving)
+		}
+		for i, d := range dash.Upstreams {
+			h := health.Containers[i]
+			j := slices.IndexFunc(ex.Containers, func(c route.ContainerExplanation) bool { return c.Name == d.Name })
+			if j < 0 || h.Name != d.Name {
+				t.Fatalf("%s: not explained, or /health lists %s in its place", d.Name, h.Name)
+			}
+			e := ex.Containers[j]
+			states[d.State] = true
+			serving := d.State == upstream.StateServing
+			if (e.Verdict == route.VerdictServing) != serving || strings.Join(e.Reasons, "; ") != d.Reason ||
+				h.State != d.State || !slices.Equal(h.Reasons, e.Reasons) {
+				t.Errorf("%s: /explain %s %q; dashboard %s %q; /health %s %q",
+					d.Name, e.Verdict, e.Reasons, d.State, d.Reason, h.State, h.Reasons)
+				continue
+			}
+			if !serving && !strings.HasPrefix(e.Reasons[0], reasonOf[d.State]) {
+				t.Errorf("%s: state %s, but the first reason is %q", d.Name, d.State, e.Reasons[0])
+			}
+		}
+	}
+	if len(states) != 5 {
+		t.Errorf("states seen: %v, want all five", states)
 	}
 }
 

@@ -34,8 +34,10 @@ type routeInfo struct {
 }
 
 type backendHealth struct {
-	// Upstreams is how many containers and URLs serve the backend now.
+	// Upstreams is how many containers and URLs the backend has; Serving
+	// how many of them get new requests now (state "serving").
 	Upstreams  int            `json:"upstreams"`
+	Serving    int            `json:"serving"`
 	Containers []upstreamInfo `json:"containers"`
 	URLs       []upstreamInfo `json:"urls"`
 	Skipped    []skipInfo     `json:"skipped"`
@@ -54,9 +56,15 @@ type upstreamInfo struct {
 	EjectedUntil time.Time `json:"ejected_until,omitzero"`
 	// Warming is true for a new container whose port has not accepted a
 	// connection yet: it gets no traffic while others can take it.
-	Warming  bool   `json:"warming"`
-	InFlight int64  `json:"in_flight"`
-	Requests uint64 `json:"requests"`
+	Warming bool `json:"warming"`
+	// State and Reasons are its verdict (upstream.Health.Verdict): State
+	// is "serving", or the first reason's state ("unhealthy", "ejected",
+	// "breaker_open", "warming"); Reasons are all that apply, [] when
+	// serving.
+	State    string   `json:"state"`
+	Reasons  []string `json:"reasons"`
+	InFlight int64    `json:"in_flight"`
+	Requests uint64   `json:"requests"`
 }
 
 type skipInfo struct {
@@ -95,29 +103,34 @@ func (o Options) describe() healthBody {
 
 func describeBackend(b *route.Backend) backendHealth {
 	h := backendHealth{Upstreams: len(b.Upstreams), Containers: []upstreamInfo{}, URLs: []upstreamInfo{}, Skipped: []skipInfo{}}
+	var open bool
+	h.Breaker, open = route.BreakerOpen(b)
 	for _, u := range b.Upstreams {
+		info := describeUpstream(u, open)
+		if info.State == upstream.StateServing {
+			h.Serving++
+		}
 		if u.Static() {
-			h.URLs = append(h.URLs, describeUpstream(u, u.Scheme+"://"+u.Host))
+			info.Address = u.Scheme + "://" + u.Host
+			h.URLs = append(h.URLs, info)
 			continue
 		}
-		h.Containers = append(h.Containers, describeUpstream(u, u.Host))
+		h.Containers = append(h.Containers, info)
 	}
 	for _, s := range b.Skipped {
 		h.Skipped = append(h.Skipped, skipInfo{ID: docker.ShortID(s.ContainerID), Name: s.Container, Reason: s.Reason})
 	}
-	if b.Breaker != nil {
-		st := b.Breaker.State()
-		h.Breaker = &st
-	}
 	return h
 }
 
-func describeUpstream(u *upstream.Upstream, addr string) upstreamInfo {
+// describeUpstream describes u, whose backend's breaker is open or not.
+func describeUpstream(u *upstream.Upstream, breakerOpen bool) upstreamInfo {
 	hs := u.Health()
+	v := hs.Verdict(breakerOpen)
 	return upstreamInfo{
-		ID: docker.ShortID(u.ContainerID), Name: u.Container, Address: addr,
+		ID: docker.ShortID(u.ContainerID), Name: u.Container, Address: u.Host,
 		Health: hs.Active, HealthReason: hs.ActiveReason,
 		Ejected: hs.Ejected, EjectedUntil: hs.EjectedUntil, Warming: hs.Warming,
-		InFlight: hs.InFlight, Requests: hs.Requests,
+		State: v.State, Reasons: v.Reasons, InFlight: hs.InFlight, Requests: hs.Requests,
 	}
 }

@@ -157,9 +157,10 @@ func plural(n int) string {
 	return "s"
 }
 
-// breakerOpen reports whether b's circuit breaker is open, with its state
-// (nil when b has none).
-func breakerOpen(b *Backend) (*breaker.State, bool) {
+// BreakerOpen reports whether b's circuit breaker is open, which keeps
+// every upstream of b from new requests (see upstream.Health.Verdict), and
+// gives its state (nil when b has none).
+func BreakerOpen(b *Backend) (*breaker.State, bool) {
 	if b.Breaker == nil {
 		return nil, false
 	}

@@ -5,7 +5,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/rgate/rgate/internal/config"
 	"github.com/rgate/rgate/internal/docker"
@@ -67,9 +66,10 @@ type URLExplanation struct {
 //  4. the address, judged for running containers only (Docker lists no
 //     ports for others): "no usable port: ...", "ambiguous network: ...",
 //     "not attached to network ...", "no IP address: ...";
-//  5. when live, for upstreams in the table, their live state: "breaker
-//     open", "ejected after connect failures (until T)", "failing health
-//     check: R", "port not accepting connections yet".
+//  5. when live, for upstreams in the table, the reasons of their verdict
+//     (upstream.Health.Verdict), in its order: "failing health check: R",
+//     "ejected after connect failures (until T)", "breaker open", "port
+//     not accepting connections yet".
 //
 // Reasons 1-4 are the checks Compile makes (Matches, Eligible), worded as
 // in the table's Skipped list; a container they pass is in b.Upstreams.
@@ -81,7 +81,7 @@ func ExplainBackend(b *Backend, cfg *config.Config, snap docker.Snapshot, live b
 		Containers: []ContainerExplanation{}, URLs: []URLExplanation{}}
 	lv := liveView{on: live}
 	if live {
-		be.Breaker, lv.breakerOpen = breakerOpen(b)
+		be.Breaker, lv.breakerOpen = BreakerOpen(b)
 	}
 	inTable := map[string]*upstream.Upstream{}
 	for _, u := range b.Upstreams {
@@ -136,6 +136,14 @@ type liveView struct {
 	breakerOpen bool
 }
 
+// reasons are u's live reasons (none when the view is off).
+func (lv liveView) reasons(u *upstream.Upstream) []string {
+	if !lv.on {
+		return nil
+	}
+	return u.Health().Verdict(lv.breakerOpen).Reasons
+}
+
 // explainContainer gives c's verdict for the backend with selector sel and
 // config bc; u is c's upstream when the table has it (nil otherwise).
 func explainContainer(c *docker.Container, sel map[string]string, bc config.Backend, u *upstream.Upstream, lv liveView) ContainerExplanation {
@@ -154,9 +162,7 @@ func explainContainer(c *docker.Container, sel map[string]string, bc config.Back
 	switch {
 	case u != nil:
 		ce.Address = u.Host
-		if lv.on {
-			rs = append(rs, liveReasons(u, lv.breakerOpen)...)
-		}
+		rs = append(rs, lv.reasons(u)...)
 	case len(rs) == 0:
 		// Only when the table was compiled from another snapshot.
 		rs = append(rs, "not in the routing table yet")
@@ -167,11 +173,7 @@ func explainContainer(c *docker.Container, sel map[string]string, bc config.Back
 
 func explainURL(u *upstream.Upstream, lv liveView) URLExplanation {
 	ue := URLExplanation{URL: u.Scheme + "://" + u.Host}
-	var rs []string
-	if lv.on {
-		rs = liveReasons(u, lv.breakerOpen)
-	}
-	ue.Verdict, ue.Reasons = verdict(rs)
+	ue.Verdict, ue.Reasons = verdict(lv.reasons(u))
 	return ue
 }
 
@@ -180,29 +182,6 @@ func verdict(reasons []string) (string, []string) {
 		return VerdictServing, []string{}
 	}
 	return VerdictExcluded, reasons
-}
-
-// liveReasons says why upstream u, which the table has, gets no traffic
-// now: the backend's breaker is open, u is passively ejected, its active
-// health check fails, or (a new container) its port has not accepted a
-// connection yet. Ejected and warming upstreams still get requests as a
-// last resort, when nothing else of the backend is available.
-func liveReasons(u *upstream.Upstream, breakerOpen bool) []string {
-	var rs []string
-	if breakerOpen {
-		rs = append(rs, "breaker open")
-	}
-	h := u.Health()
-	if h.Ejected {
-		rs = append(rs, "ejected after connect failures (until "+h.EjectedUntil.Format(time.RFC3339)+")")
-	}
-	if h.Active == upstream.ActiveUnhealthy {
-		rs = append(rs, "failing health check: "+cmp.Or(h.ActiveReason, "no reason given"))
-	}
-	if h.Warming {
-		rs = append(rs, "port not accepting connections yet")
-	}
-	return rs
 }
 
 // labelReasons lists, by key, each pair of sel that labels lacks.

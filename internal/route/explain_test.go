@@ -215,8 +215,8 @@ func TestExplainBreakerOpen(t *testing.T) {
 		inTable := slices.ContainsFunc(pay.Upstreams, func(u *upstream.Upstream) bool { return u.Container == c.Name })
 		switch {
 		case c.Name == "p-hc":
-			if !slices.Equal(c.Reasons, []string{"breaker open", "failing health check: timeout"}) {
-				t.Errorf("p-hc reasons = %q, want breaker open, then the failing check", c.Reasons)
+			if !slices.Equal(c.Reasons, []string{"failing health check: timeout", "breaker open"}) {
+				t.Errorf("p-hc reasons = %q, want the failing check, then breaker open", c.Reasons)
 			}
 		case inTable && !slices.Equal(c.Reasons, []string{"breaker open"}):
 			t.Errorf("%s reasons = %q, want [breaker open]", c.Name, c.Reasons)

@@ -8,14 +8,14 @@
 // rebuilt on every config reload and Docker event, but an Upstream is not: a
 // Registry, owned by the caller and passed to each compile, hands back the
 // same *Upstream for the same Key, so in-flight counts, passive ejections and
-// health verdicts carry over unchanged. After each compile the caller calls
-// Registry.Retain with the upstreams the new table uses; the rest are
+// health-check results carry over unchanged. After each compile the caller
+// calls Registry.Retain with the upstreams the new table uses; the rest are
 // forgotten, and a container that comes back later starts afresh.
 //
 // Two independent signals decide whether an upstream gets traffic:
 //
 //   - Active health (SetActive, driven by package health): "unknown" until a
-//     check gives its first verdict, then "healthy" or "unhealthy". An
+//     check gives its first result, then "healthy" or "unhealthy". An
 //     actively unhealthy upstream is never picked.
 //   - Passive ejection (ReportConnectFailure/ReportSuccess, driven by the
 //     proxy): Passive.Threshold consecutive connect failures eject the
@@ -23,6 +23,11 @@
 //     ejection ends by itself when its time is up. Balancers treat ejected
 //     upstreams as a last resort (like Envoy's panic mode), so a backend whose
 //     only container had a blip is not blackholed.
+//
+// A new container also starts warming (SetReady, ReportSuccess end it) and
+// is a last resort until then. Health.Verdict puts these together with the
+// backend's circuit breaker into the one account of whether an upstream
+// gets traffic, and why not, that /explain, /health and the dashboard show.
 //
 // Everything read on the request path (Available, Acquire, Release) is a few
 // atomic operations; the clock is read only while an ejection is pending.
@@ -95,8 +100,8 @@ type Upstream struct {
 	// ejectedUntil is when the current ejection ends, as an offset from
 	// born in nanoseconds; 0 when not ejected.
 	ejectedUntil atomic.Int64
-	// active is the last active-check verdict; nil means unknown.
-	active atomic.Pointer[verdict]
+	// active is the last active-check result; nil means unknown.
+	active atomic.Pointer[checkResult]
 	// warming is true for a new container until its port has accepted a
 	// connection (see SetReady).
 	warming atomic.Bool
@@ -105,17 +110,17 @@ type Upstream struct {
 	retire  context.CancelFunc
 }
 
-// verdict is an immutable active-health result, swapped as a whole so that
-// the state and its reason are always read together.
-type verdict struct {
+// checkResult is an immutable active-health result, swapped as a whole so
+// that the state and its reason are always read together.
+type checkResult struct {
 	healthy bool
 	reason  string
 }
 
-// Health is a point-in-time snapshot of an upstream's state, for /health and
-// /metrics.
+// Health is a point-in-time snapshot of an upstream's state, for /health,
+// /metrics and the dashboard; its Verdict says whether it gets traffic.
 type Health struct {
-	// Active is ActiveUnknown (no check configured, or no verdict yet),
+	// Active is ActiveUnknown (no check configured, or no result yet),
 	// ActiveHealthy or ActiveUnhealthy.
 	Active string
 	// ActiveReason says why the last check failed; empty unless unhealthy.
@@ -244,7 +249,7 @@ func (u *Upstream) ReportSuccess() {
 	}
 }
 
-// SetActive records an active health check's verdict. reason says why the
+// SetActive records an active health check's result. reason says why the
 // check failed and is dropped when healthy. It reports whether the state
 // (Health.Active) changed; a new reason for a still-unhealthy upstream is
 // stored but is no change.
@@ -257,13 +262,13 @@ func (u *Upstream) SetActive(healthy bool, reason string) (changed bool) {
 		if old != nil && old.healthy == healthy && old.reason == reason {
 			return false
 		}
-		if u.active.CompareAndSwap(old, &verdict{healthy: healthy, reason: reason}) {
+		if u.active.CompareAndSwap(old, &checkResult{healthy: healthy, reason: reason}) {
 			return old == nil || old.healthy != healthy
 		}
 	}
 }
 
-// ClearActive forgets the active verdict: u is "unknown" again, as when no
+// ClearActive forgets the active result: u is "unknown" again, as when no
 // check is configured. The health checker calls it when u stops being
 // checked, so an upstream whose check was removed from the config is not
 // left out of rotation forever.

@@ -498,6 +498,11 @@
   // upKey identifies an upstream's row: its container ID, else its URL.
   const upKey = (u) => u.id || u.address;
 
+  // upReason is an upstream's reasons and, while it is ejected, how long
+  // the ejection has left by the server's clock (now, Unix ms).
+  const upReason = (u, now) => u.ejected_until > now
+    ? u.reason + '; back in ' + fmtDuration(Math.ceil((u.ejected_until - now) / 1000)) : u.reason;
+
   class BackendsView {
     constructor() {
       this.root = byId('backends');
@@ -653,7 +658,7 @@
       };
       for (const u of b.upstreams) {
         const row = rowFor(upKey(u));
-        this.fillRow(row, u.name || '', u.id || '', u.address, u.state, u.reason);
+        this.fillRow(row, u.name || '', u.id || '', u.address, u.state, upReason(u, it.now));
         setData(row.health, u.health);
         setClass(row.health.parentNode, u.health === 'unhealthy' ? 'bad-text' : u.health === 'healthy' ? 'ok-text' : 'muted');
         setData(row.breaker, breaker);
@@ -686,9 +691,9 @@
       setAttr(row.tr, 'data-name', name);
       setAttr(row.tr, 'data-state', state);
       setClass(row.dot, STATE_DOT[state] || 'dot bad');
-      let text = state;
+      let text = state.replace('_', ' ');
       if (state === 'excluded') text = 'excluded: ' + reason;
-      else if (reason) text = state + ': ' + reason;
+      else if (reason) text += ': ' + reason;
       setData(row.state, text);
       row.search = (name + ' ' + id + ' ' + addr).toLowerCase();
     }
