@@ -17,17 +17,18 @@ IMAGE=rgate-testapp:latest
 
 # build_image makes the image from the static testapp binary alone, as the
 # end-to-end tests do: /app, /bin/sh linked to it (for health checks), /tmp.
-build_image() {
-	local rootfs
+# It runs in a subshell, so that the trap removing its temporary directory
+# fires when it ends (done or failed) and is not left set for the rest.
+build_image() (
 	rootfs=$(mktemp -d)
-	trap 'rm -rf "$rootfs"' RETURN
+	trap 'rm -rf "$rootfs"' EXIT
 	echo "building $IMAGE from test/testapp"
 	CGO_ENABLED=0 go build -o "$rootfs/app" ./test/testapp
 	mkdir -p "$rootfs/bin" "$rootfs/tmp"
 	chmod 1777 "$rootfs/tmp"
 	ln "$rootfs/app" "$rootfs/bin/sh"
 	tar -C "$rootfs" -c . | docker import -c 'ENTRYPOINT ["/app"]' - "$IMAGE" >/dev/null
-}
+)
 
 # run NAME PORT APP_NAME: starts the container unless it is running already.
 run() {
