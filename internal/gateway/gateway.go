@@ -25,7 +25,10 @@ import (
 
 // Options wire a Gateway.
 type Options struct {
+	// Stats gives the routes' and backends' series.
 	Stats *stats.Store
+	// Recorder takes every finished request; default Stats.
+	Recorder stats.Recorder
 	// Metrics, when set, gets per-route Prometheus observations.
 	Metrics *metrics.Metrics
 	// AccessLog writes the access log when the config enables it.
@@ -45,7 +48,7 @@ type Options struct {
 type Gateway struct {
 	table     atomic.Pointer[route.Table]
 	forwarder *proxy.Forwarder
-	global    *stats.Series
+	recorder  stats.Recorder
 	metrics   *metrics.Metrics
 	accessLog *accesslog.Logger
 	recent    *recent.Ring
@@ -67,9 +70,12 @@ func New(cfg *config.Config, o Options) *Gateway {
 	if o.Stats == nil {
 		o.Stats = stats.NewStore()
 	}
+	if o.Recorder == nil {
+		o.Recorder = o.Stats
+	}
 	g := &Gateway{
 		forwarder: proxy.New(o.Proxy),
-		global:    o.Stats.Global(),
+		recorder:  o.Recorder,
 		metrics:   o.Metrics,
 		accessLog: o.AccessLog,
 		recent:    o.Recent,
@@ -149,14 +155,12 @@ func (g *Gateway) finish(rw *respWriter, r *http.Request, t *route.Table) {
 	}
 	end := time.Now()
 	d := end.Sub(info.Start)
-	g.global.RecordAt(info.Status, d, end)
+	f := stats.Finished{Status: info.Status, Elapsed: d, End: end}
 	if rt := rw.route; rt != nil {
-		if rt.Stats != nil {
-			rt.Stats.RecordAt(info.Status, d, end)
-		}
-		if rt.Backend.Stats != nil {
-			rt.Backend.Stats.RecordAt(info.Status, d, end)
-		}
+		f.Route, f.Backend = rt.Stats, rt.Backend.Stats
+	}
+	g.recorder.Record(f)
+	if rt := rw.route; rt != nil {
 		if m := rt.Metrics; m != nil {
 			m.Observe(info.Status, d)
 			if info.RateLimited {

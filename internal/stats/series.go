@@ -54,8 +54,6 @@ type Series struct {
 	win     windows
 }
 
-var _ Recorder = (*Series)(nil)
-
 // Record counts one finished request: its final status and the time from
 // reading the request headers to the last byte of the response. elapsed is
 // clamped to 0..1h (see the package doc). It does not lock, and allocates
