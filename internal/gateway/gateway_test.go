@@ -14,7 +14,7 @@ import (
 
 	"github.com/rgate/rgate/internal/config"
 	"github.com/rgate/rgate/internal/docker"
-	"github.com/rgate/rgate/internal/mw/reqid"
+	"github.com/rgate/rgate/internal/reqid"
 	"github.com/rgate/rgate/internal/stats"
 	"github.com/rgate/rgate/internal/upstream"
 )

@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rgate/rgate/internal/accesslog"
 	"github.com/rgate/rgate/internal/config"
 	"github.com/rgate/rgate/internal/metrics"
-	"github.com/rgate/rgate/internal/mw/accesslog"
 	"github.com/rgate/rgate/internal/route"
 	"github.com/rgate/rgate/internal/stats"
 )

@@ -6,7 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/rgate/rgate/internal/mw/reqid"
+	"github.com/rgate/rgate/internal/reqid"
 	"github.com/rgate/rgate/internal/reqinfo"
 	"github.com/rgate/rgate/internal/route"
 )

@@ -9,7 +9,7 @@ import (
 
 	"github.com/rgate/rgate/internal/h1client"
 	"github.com/rgate/rgate/internal/httperr"
-	"github.com/rgate/rgate/internal/mw/reqid"
+	"github.com/rgate/rgate/internal/reqid"
 	"github.com/rgate/rgate/internal/reqinfo"
 	"github.com/rgate/rgate/internal/route"
 )

@@ -9,8 +9,8 @@ import (
 	"strings"
 
 	"github.com/rgate/rgate/internal/h1syntax"
-	"github.com/rgate/rgate/internal/mw/headers"
-	"github.com/rgate/rgate/internal/mw/reqid"
+	"github.com/rgate/rgate/internal/headers"
+	"github.com/rgate/rgate/internal/reqid"
 	"github.com/rgate/rgate/internal/route"
 )
 

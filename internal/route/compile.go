@@ -10,11 +10,11 @@ import (
 
 	"github.com/rgate/rgate/internal/config"
 	"github.com/rgate/rgate/internal/docker"
+	"github.com/rgate/rgate/internal/headers"
 	"github.com/rgate/rgate/internal/lb"
 	"github.com/rgate/rgate/internal/mw/breaker"
 	"github.com/rgate/rgate/internal/mw/cache"
 	"github.com/rgate/rgate/internal/mw/cors"
-	"github.com/rgate/rgate/internal/mw/headers"
 	"github.com/rgate/rgate/internal/mw/ratelimit"
 	"github.com/rgate/rgate/internal/upstream"
 )

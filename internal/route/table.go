@@ -11,11 +11,11 @@ import (
 	"time"
 
 	"github.com/rgate/rgate/internal/config"
+	"github.com/rgate/rgate/internal/headers"
 	"github.com/rgate/rgate/internal/lb"
 	"github.com/rgate/rgate/internal/metrics"
 	"github.com/rgate/rgate/internal/mw/breaker"
 	"github.com/rgate/rgate/internal/mw/cache"
-	"github.com/rgate/rgate/internal/mw/headers"
 	"github.com/rgate/rgate/internal/mw/ratelimit"
 	"github.com/rgate/rgate/internal/stats"
 	"github.com/rgate/rgate/internal/upstream"

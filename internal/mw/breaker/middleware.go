@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/rgate/rgate/internal/httperr"
-	"github.com/rgate/rgate/internal/mw/reqid"
+	"github.com/rgate/rgate/internal/reqid"
 	"github.com/rgate/rgate/internal/reqinfo"
 )
 
