@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/rgate/rgate/internal/h1syntax"
 )
@@ -55,16 +54,34 @@ var (
 	suppressedNoBody = []string{"Content-Length", "Transfer-Encoding"}
 )
 
+// headerCommit is what commitHeader's steps share: the header being
+// written and the fields the server adds to it.
+type headerCommit struct {
+	// header is the snapshot (the server's own copy) when owned, else the
+	// handler's map, which the server must leave alone.
+	header     http.Header
+	owned      bool
+	extra      extraHeader
+	keepAlives bool   // the server is not shutting down
+	isHEAD     bool   // the request's method is HEAD
+	te         string // the handler's Transfer-Encoding, "" for none
+}
+
 // delHeader removes key from the header being written, without touching a
 // map the handler still owns.
-func (w *response) delHeader(header http.Header, owned bool, key string) {
-	if owned {
-		header.Del(key)
+func (w *response) delHeader(hc *headerCommit, key string) {
+	if hc.owned {
+		hc.header.Del(key)
 		return
 	}
-	if _, ok := header[key]; !ok {
+	if _, ok := hc.header[key]; !ok {
 		return
 	}
+	w.excludeKey(key)
+}
+
+// excludeKey leaves the field key out of the header written.
+func (w *response) excludeKey(key string) {
 	if w.exclude == nil {
 		w.exclude = make(map[string]bool)
 	}
@@ -74,176 +91,216 @@ func (w *response) delHeader(header http.Header, owned bool, key string) {
 // commitHeader is net/http's chunkWriter.writeHeader: it finalizes the
 // response header and writes it to the connection's buffer. p is the first
 // chunk of the body (sniffed for a Content-Type, and its length used as the
-// Content-Length when the handler is done).
+// Content-Length when the handler is done). The steps run in net/http's
+// order.
 func (w *response) commitHeader(p []byte) {
 	if w.hdrWritten {
 		return
 	}
 	w.hdrWritten = true
 
-	keepAlivesEnabled := !w.c.srv.shuttingDown()
-	isHEAD := w.req.Method == "HEAD"
-
-	header := w.snapshot
-	owned := header != nil
-	if !owned {
-		header = w.handlerHeader
+	hc := headerCommit{
+		header:     w.snapshot,
+		owned:      w.snapshot != nil,
+		keepAlives: !w.c.srv.shuttingDown(),
+		isHEAD:     w.req.Method == "HEAD",
 	}
-	var setHeader extraHeader
-
-	// Don't write out the fake "Trailer:foo" keys. See http.TrailerPrefix.
-	trailers := false
-	for k := range header {
-		if strings.HasPrefix(k, http.TrailerPrefix) {
-			if w.exclude == nil {
-				w.exclude = make(map[string]bool)
-			}
-			w.exclude[k] = true
-			trailers = true
-		}
+	if !hc.owned {
+		hc.header = w.handlerHeader
 	}
-	for _, v := range header["Trailer"] {
-		trailers = true
-		foreachHeaderElement(v, w.declareTrailer)
+	trailers := w.noteTrailers(hc.header)
+	hc.te = hget(hc.header, "Transfer-Encoding")
+	w.computeContentLength(&hc, p, trailers)
+	w.decideClose(&hc)
+	w.drainRequestBody(&hc)
+	w.setContentType(&hc, p)
+	if !hhas(hc.header, "Date") {
+		hc.extra.date = currentDate()
 	}
+	w.setFraming(&hc)
+	w.sayClose(&hc)
+	w.writeCommitted(&hc)
+}
 
-	te := hget(header, "Transfer-Encoding")
-	hasTE := te != ""
-
-	// A handler that is done, never set a Content-Length and wrote less
-	// than the buffer gets one (not for HEAD with no body written).
-	if w.handlerDone && !trailers && !hasTE && bodyAllowedForStatus(w.status) && !hhas(header, "Content-Length") && (!isHEAD || len(p) > 0) {
+// computeContentLength gives a response a Content-Length when its handler
+// is done, it set neither a Content-Length nor a Transfer-Encoding nor
+// trailers, and it wrote less than the buffer (p, all of the body): len(p),
+// except for HEAD with no body written.
+func (w *response) computeContentLength(hc *headerCommit, p []byte, trailers bool) {
+	if w.handlerDone && !trailers && hc.te == "" && bodyAllowedForStatus(w.status) && !hhas(hc.header, "Content-Length") && (!hc.isHEAD || len(p) > 0) {
 		w.contentLength = int64(len(p))
-		setHeader.contentLength = strconv.AppendInt(w.clenBuf[:0], int64(len(p)), 10)
+		hc.extra.contentLength = strconv.AppendInt(w.clenBuf[:0], int64(len(p)), 10)
 	}
+}
 
-	hasCL := w.contentLength != -1
-
+// decideClose marks the connection to close after the response when the
+// request asked for it, the handler's Connection field is "close", or the
+// server is shutting down.
+func (w *response) decideClose(hc *headerCommit) {
 	if w.wantsClose {
 		w.closeAfterReply = true
 	}
-	if hget(header, "Connection") == "close" || !keepAlivesEnabled {
+	if hget(hc.header, "Connection") == "close" || !hc.keepAlives {
 		w.closeAfterReply = true
 	}
+}
 
-	// Consume the rest of the request body before writing the response,
-	// unless closing or full duplex: up to maxPostHandlerReadBytes, or
-	// give up on the connection.
-	if w.req.ContentLength != 0 && !w.closeAfterReply && !w.fullDuplex {
-		var discard, tooBig bool
-		switch bdy := w.req.Body.(type) {
-		case *body:
-			bdy.mu.Lock()
-			switch {
-			case bdy.closed:
-				if !bdy.sawEOF {
-					// Body was closed in handler with non-EOF error.
-					w.closeAfterReply = true
-				}
-			case bdy.remain >= maxPostHandlerReadBytes:
-				tooBig = true
-			default:
-				discard = true
-			}
-			bdy.mu.Unlock()
-		default:
-			discard = true
-		}
-		if discard {
-			_, err := io.CopyN(io.Discard, w.reqBody, maxPostHandlerReadBytes+1)
-			switch err {
-			case nil:
-				// There must be even more data left over.
-				tooBig = true
-			case http.ErrBodyReadAfterClose:
-				// Body was already consumed and closed.
-			case io.EOF:
-				// The remaining body was just consumed, close it.
-				if w.reqBody.Close() != nil {
-					w.closeAfterReply = true
-				}
-			default:
-				// Some other kind of error occurred: whatever remains on
-				// the wire must not be parsed as another request.
-				w.closeAfterReply = true
-			}
-		}
-		if tooBig {
+// drainRequestBody consumes the rest of the request body before the
+// response is written, unless the connection closes anyway or the handler
+// asked for full duplex: up to maxPostHandlerReadBytes; past that it gives
+// up on the connection, which the response then says.
+func (w *response) drainRequestBody(hc *headerCommit) {
+	if w.req.ContentLength == 0 || w.closeAfterReply || w.fullDuplex {
+		return
+	}
+	discard, tooBig := w.unreadBody()
+	if discard {
+		tooBig = w.discardRequestBody()
+	}
+	if tooBig {
+		w.closeAfterReply = true
+		w.requestBodyLimitHit = true
+		w.delHeader(hc, "Connection")
+		hc.extra.connection = "close"
+	}
+}
+
+// unreadBody tells what to do with the request body the handler left: read
+// it away (discard: a fast-path body with less than
+// maxPostHandlerReadBytes left, or another body), or give up (tooBig).
+// Neither when the handler closed the body; closed before EOF, the
+// connection closes after the response.
+func (w *response) unreadBody() (discard, tooBig bool) {
+	bdy, ok := w.req.Body.(*body)
+	if !ok {
+		return true, false
+	}
+	bdy.mu.Lock()
+	switch {
+	case bdy.closed:
+		if !bdy.sawEOF {
+			// Body was closed in handler with non-EOF error.
 			w.closeAfterReply = true
-			w.requestBodyLimitHit = true
-			w.delHeader(header, owned, "Connection")
-			setHeader.connection = "close"
 		}
+	case bdy.remain >= maxPostHandlerReadBytes:
+		tooBig = true
+	default:
+		discard = true
 	}
+	bdy.mu.Unlock()
+	return discard, tooBig
+}
 
-	code := w.status
-	if bodyAllowedForStatus(code) {
+// discardRequestBody reads up to maxPostHandlerReadBytes of the request
+// body away and reports whether there was more (tooBig). A read error, or
+// failing to close the body read to EOF, closes the connection after the
+// response.
+func (w *response) discardRequestBody() (tooBig bool) {
+	_, err := io.CopyN(io.Discard, w.reqBody, maxPostHandlerReadBytes+1)
+	switch err {
+	case nil:
+		// There must be even more data left over.
+		return true
+	case http.ErrBodyReadAfterClose:
+		// Body was already consumed and closed.
+	case io.EOF:
+		// The remaining body was just consumed, close it.
+		if w.reqBody.Close() != nil {
+			w.closeAfterReply = true
+		}
+	default:
+		// Some other kind of error occurred: whatever remains on
+		// the wire must not be parsed as another request.
+		w.closeAfterReply = true
+	}
+	return false
+}
+
+// setContentType sniffs a Content-Type from p for a status that allows a
+// body and a header with neither a Content-Type, a Content-Encoding (net/http
+// issue 31753) nor a Transfer-Encoding. For a status that allows none it
+// removes the fields such a response must not carry.
+func (w *response) setContentType(hc *headerCommit, p []byte) {
+	if bodyAllowedForStatus(w.status) {
 		// If no content type, apply sniffing algorithm to body.
-		_, haveType := header["Content-Type"]
-		// Not when a Content-Encoding is set (net/http issue 31753).
-		hasCE := header.Get("Content-Encoding") != ""
-		if !hasCE && !haveType && !hasTE && len(p) > 0 {
-			setHeader.contentType = http.DetectContentType(p)
+		_, haveType := hc.header["Content-Type"]
+		hasCE := hc.header.Get("Content-Encoding") != ""
+		if !hasCE && !haveType && hc.te == "" && len(p) > 0 {
+			hc.extra.contentType = http.DetectContentType(p)
 		}
-	} else {
-		sup := suppressedNoBody
-		if code == 304 {
-			sup = suppressed304
-		}
-		for _, k := range sup {
-			w.delHeader(header, owned, k)
-		}
+		return
 	}
-
-	if !hhas(header, "Date") {
-		setHeader.date = currentDate()
+	sup := suppressedNoBody
+	if w.status == 304 {
+		sup = suppressed304
 	}
+	for _, k := range sup {
+		w.delHeader(hc, k)
+	}
+}
 
+// setFraming decides how the body is delimited: nothing (no body), the
+// Content-Length, the connection's close (Transfer-Encoding: identity) or
+// chunking, and removes the framing fields that do not apply. A handler's
+// Content-Length beside a Transfer-Encoding other than identity is logged
+// and dropped.
+func (w *response) setFraming(hc *headerCommit) {
+	code, te := w.status, hc.te
+	hasTE := te != ""
+	hasCL := w.contentLength != -1
 	if hasCL && hasTE && te != "identity" {
 		w.c.srv.logError(fmt.Sprintf("http: WriteHeader called with both Transfer-Encoding of %q and a Content-Length of %d", te, w.contentLength))
-		w.delHeader(header, owned, "Content-Length")
+		w.delHeader(hc, "Content-Length")
 		hasCL = false
 	}
 
 	switch {
-	case isHEAD || !bodyAllowedForStatus(code) || code == http.StatusNoContent:
+	case hc.isHEAD || !bodyAllowedForStatus(code) || code == http.StatusNoContent:
 		// Response has no body.
-		w.delHeader(header, owned, "Transfer-Encoding")
+		w.delHeader(hc, "Transfer-Encoding")
 	case hasCL:
 		// Content-Length has been provided, so no chunking is to be done.
-		w.delHeader(header, owned, "Transfer-Encoding")
+		w.delHeader(hc, "Transfer-Encoding")
 	case hasTE && te == "identity":
 		// Unframed body: the connection must be closed after it.
 		w.chunking = false
 		w.closeAfterReply = true
-		w.delHeader(header, owned, "Transfer-Encoding")
+		w.delHeader(hc, "Transfer-Encoding")
 	default:
 		w.chunking = true
-		setHeader.transferEncoding = "chunked"
+		hc.extra.transferEncoding = "chunked"
 		if hasTE && te == "chunked" {
 			// We will send the chunked Transfer-Encoding header later.
-			w.delHeader(header, owned, "Transfer-Encoding")
+			w.delHeader(hc, "Transfer-Encoding")
 		}
 	}
 	// Cannot use Content-Length with non-identity Transfer-Encoding.
 	if w.chunking {
-		w.delHeader(header, owned, "Content-Length")
+		w.delHeader(hc, "Content-Length")
 	}
+}
 
-	// Override the Connection header when closing, except on a successful
-	// protocol switch or when the handler already said "close".
-	if w.closeAfterReply && (!keepAlivesEnabled || !h1syntax.HasToken(hget(header, "Connection"), "close")) && !isProtocolSwitchResponse(code, header) {
-		w.delHeader(header, owned, "Connection")
-		setHeader.connection = "close"
+// sayClose overrides the Connection field with "close" when the connection
+// closes after the response, except on a successful protocol switch or
+// when the handler already said "close" (and the server is not shutting
+// down).
+func (w *response) sayClose(hc *headerCommit) {
+	if w.closeAfterReply && (!hc.keepAlives || !h1syntax.HasToken(hget(hc.header, "Connection"), "close")) && !isProtocolSwitchResponse(w.status, hc.header) {
+		w.delHeader(hc, "Connection")
+		hc.extra.connection = "close"
 	}
+}
 
-	// Size the next response's header map for this one's fields: past 8
-	// a map grows into a table, which costs more than making one.
-	w.c.headerHint = min(len(header), 64)
+// writeCommitted writes the status line, the header, the fields the server
+// adds and the blank line to the connection's buffer. It sizes the next
+// response's header map for this one's fields: past 8 a map grows into a
+// table, which costs more than making one.
+func (w *response) writeCommitted(hc *headerCommit) {
+	w.c.headerHint = min(len(hc.header), 64)
 	bw := w.c.bw
-	writeStatusLine(bw, code, w.scratch[:0])
-	writeHeader(bw, header, w.exclude)
-	setHeader.write(bw)
+	writeStatusLine(bw, w.status, w.scratch[:0])
+	writeHeader(bw, hc.header, w.exclude)
+	hc.extra.write(bw)
 	bw.Write(crlf)
 	clear(w.exclude)
 }

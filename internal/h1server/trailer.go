@@ -79,3 +79,20 @@ func (w *response) finalTrailers() http.Header {
 	}
 	return t
 }
+
+// noteTrailers leaves the fake "Trailer:foo" keys (http.TrailerPrefix) out
+// of the header written and declares the trailers the Trailer field names.
+// It reports whether the handler set either.
+func (w *response) noteTrailers(header http.Header) (trailers bool) {
+	for k := range header {
+		if strings.HasPrefix(k, http.TrailerPrefix) {
+			w.excludeKey(k)
+			trailers = true
+		}
+	}
+	for _, v := range header["Trailer"] {
+		trailers = true
+		foreachHeaderElement(v, w.declareTrailer)
+	}
+	return trailers
+}
