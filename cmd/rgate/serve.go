@@ -22,7 +22,6 @@ import (
 	"github.com/rgate/rgate/internal/h1server"
 	"github.com/rgate/rgate/internal/metrics"
 	"github.com/rgate/rgate/internal/recent"
-	"github.com/rgate/rgate/internal/route"
 	"github.com/rgate/rgate/internal/stats"
 )
 
@@ -47,20 +46,11 @@ func serve(cfg *config.Config, o options, log *slog.Logger) error {
 	if o.adminPort != 0 {
 		adminPort = o.adminPort
 	}
-	var gw *gateway.Gateway
-	adminOpts := admin.Options{
-		Stats: store, Metrics: mets.Handler(), Version: versionString(), Started: started,
-		Table:  func() *route.Table { return gw.Table() },
-		Config: func() admin.ConfigState { return configState(gw, o.config) },
-	}
 	ring := recent.New(recentRequests)
-	adminOpts.Recent = ring
-	adminOpts.Explain = func(p string) any { return gw.Explain(p) }
 	// Access log lines are written in batches (32 KiB, or 100 ms after
 	// the first pending line), not with one system call per request.
 	alog := accesslog.NewBuffered(os.Stdout, 100*time.Millisecond)
 	defer alog.Flush()
-	gwOpts := gateway.Options{Stats: store, Metrics: mets, AccessLog: alog, Recent: ring, Log: log}
 
 	var watcher *docker.Watcher
 	if usesDocker(cfg) {
@@ -70,15 +60,25 @@ func serve(cfg *config.Config, o options, log *slog.Logger) error {
 		}
 		defer api.Close()
 		watcher = docker.NewWatcher(api, log, docker.Options{})
+	}
+	gw := gateway.New(cfg, gateway.Options{Stats: store, Metrics: mets, AccessLog: alog, Recent: ring, Log: log})
+	defer gw.Close()
+	wireSources(mets, store, gw, watcher)
+
+	adminOpts := admin.Options{
+		Stats: store, Metrics: mets.Handler(), Version: versionString(), Started: started, Recent: ring,
+		Table:   gw.Table,
+		Config:  func() admin.ConfigState { return configState(gw, o.config) },
+		Explain: func(p string) any { return gw.Explain(p) },
+	}
+	if watcher != nil {
 		adminOpts.Docker = watcher.Status
 	}
 	adminHandler := admin.New(adminOpts)
+	traffic := http.Handler(gw)
 	if adminPort == 0 {
-		gwOpts.Admin, gwOpts.IsAdmin = adminHandler, admin.IsPath
+		traffic = adminFirst(adminHandler, gw)
 	}
-	gw = gateway.New(cfg, gwOpts)
-	defer gw.Close()
-	wireSources(mets, store, gw, watcher)
 
 	var wg sync.WaitGroup
 	bg, cancelBG := context.WithCancel(context.Background())
@@ -91,7 +91,7 @@ func serve(cfg *config.Config, o options, log *slog.Logger) error {
 	rl := newReloader(o.config, gw, cfg, log)
 	wg.Go(func() { rl.run(bg) })
 
-	servers, err := listen(cfg, o, adminPort, gw, adminHandler, log)
+	servers, err := listen(cfg, o, adminPort, traffic, adminHandler, log)
 	if err != nil {
 		return err
 	}
@@ -157,13 +157,25 @@ func (s *server) serve() error {
 	return nil
 }
 
-func listen(cfg *config.Config, o options, adminPort int, gw, adminHandler http.Handler, log *slog.Logger) ([]*server, error) {
+// adminFirst serves the admin endpoints (admin.IsPath) on the traffic
+// port, ahead of the routes, when they have no port of their own.
+func adminFirst(adminHandler, gw http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if admin.IsPath(r.URL.Path) {
+			adminHandler.ServeHTTP(w, r)
+			return
+		}
+		gw.ServeHTTP(w, r)
+	})
+}
+
+func listen(cfg *config.Config, o options, adminPort int, traffic, adminHandler http.Handler, log *slog.Logger) ([]*server, error) {
 	type spec struct {
 		name string
 		port int
 		h    http.Handler
 	}
-	specs := []spec{{"traffic", o.port, gw}}
+	specs := []spec{{"traffic", o.port, traffic}}
 	if adminPort != 0 {
 		specs = append(specs, spec{"admin", adminPort, adminHandler})
 	}
