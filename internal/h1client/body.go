@@ -5,6 +5,8 @@ import (
 	"io"
 	"net/http"
 	"strings"
+
+	"github.com/rgate/rgate/internal/h1syntax"
 )
 
 // WriteBodyTo copies the current answer's body to w. When flush is set it
@@ -130,7 +132,7 @@ func (cn *Conn) readTrailers() error {
 	}
 	// Stricter than net/http: a trailer section is fields with CRLF line
 	// ends, nothing else.
-	if !isTokenByte(s[0]) || strings.Count(s, "\n") != strings.Count(s, "\r\n") {
+	if !h1syntax.IsTokenTable[s[0]] || strings.Count(s, "\n") != strings.Count(s, "\r\n") {
 		return malformed("trailer section", s)
 	}
 	tr := make(http.Header, 2)

@@ -12,6 +12,14 @@
 // the body's first bytes in one read, and stream the body from the read
 // buffer straight into the client's writer.
 //
+// The one entry point is Client.Do: it takes a connection, has the caller
+// write the head, sends a buffered body, waits for the answer's head (at
+// checkpoints where the caller may give up), and returns it; the caller
+// copies the body and finishes the Response, which gives the connection
+// back. Deadlines, aborts, pooling, the idle check and the replay of a
+// request that met a connection the upstream was closing are all Do's;
+// nothing outside the package touches a connection.
+//
 // The package does framing only; what goes in the head (hop-by-hop removal,
 // X-Forwarded-*, header rules) is the caller's policy. It speaks plain
 // HTTP/1.1 to "host:port" addresses; TLS upstreams, upgrades and streamed
@@ -29,15 +37,31 @@ import (
 	"time"
 )
 
-// Options tune a Client. Zero values take defaults.
+// Options tune upstream connections: a Client's, and those of the
+// forwarder's other engine, which takes the same values. Zero values take
+// defaults (WithDefaults).
 type Options struct {
 	// DialTimeout bounds connecting. Default 3s.
 	DialTimeout time.Duration
 	// MaxIdlePerHost is how many idle connections are kept per upstream.
-	// Default 256.
+	// Default 256 (net/http's default of 2 starves a proxy).
 	MaxIdlePerHost int
 	// IdleTimeout closes connections idle this long. Default 90s.
 	IdleTimeout time.Duration
+}
+
+// WithDefaults returns o with every zero value set to its default.
+func (o Options) WithDefaults() Options {
+	if o.DialTimeout <= 0 {
+		o.DialTimeout = 3 * time.Second
+	}
+	if o.MaxIdlePerHost <= 0 {
+		o.MaxIdlePerHost = 256
+	}
+	if o.IdleTimeout <= 0 {
+		o.IdleTimeout = 90 * time.Second
+	}
+	return o
 }
 
 // Client is a set of per-upstream pools of idle connections.
@@ -61,15 +85,7 @@ const checkAfter = 100 * time.Millisecond
 // New returns a client. Close stops its janitor and closes idle
 // connections.
 func New(o Options) *Client {
-	if o.DialTimeout <= 0 {
-		o.DialTimeout = 3 * time.Second
-	}
-	if o.MaxIdlePerHost <= 0 {
-		o.MaxIdlePerHost = 256
-	}
-	if o.IdleTimeout <= 0 {
-		o.IdleTimeout = 90 * time.Second
-	}
+	o = o.WithDefaults()
 	c := &Client{
 		opt:    o,
 		dialer: net.Dialer{Timeout: o.DialTimeout, KeepAlive: 30 * time.Second},

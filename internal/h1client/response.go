@@ -11,6 +11,8 @@ import (
 	"net/textproto"
 	"os"
 	"strings"
+
+	"github.com/rgate/rgate/internal/h1syntax"
 )
 
 // Response is the head of an upstream's answer. It belongs to its Conn and
@@ -200,7 +202,7 @@ func parseHead(res *Response, s string, isHead bool) error {
 		return malformed("protocol", proto)
 	}
 	if len(status) < 3 || (len(status) > 3 && status[3] != ' ') ||
-		status[0] < '1' || status[0] > '9' || !isDigit(status[1]) || !isDigit(status[2]) {
+		status[0] < '1' || status[0] > '9' || !h1syntax.IsDigit(status[1]) || !h1syntax.IsDigit(status[2]) {
 		return malformed("status code", status)
 	}
 	res.StatusCode = int(status[0]-'0')*100 + int(status[1]-'0')*10 + int(status[2]-'0')
@@ -246,7 +248,7 @@ func field(line string) (key, value string, err error) {
 	upper := true
 	for j := 0; j < len(key); j++ {
 		c := key[j]
-		if !isTokenByte(c) {
+		if !h1syntax.IsTokenTable[c] {
 			return "", "", malformed("header name", key)
 		}
 		if upper && 'a' <= c && c <= 'z' || !upper && 'A' <= c && c <= 'Z' {
@@ -297,7 +299,7 @@ func (res *Response) frame(isHead bool) error {
 			h["Cache-Control"] = []string{"no-cache"}
 		}
 	}
-	res.Close = HasToken(h["Connection"], "close")
+	res.Close = h1syntax.HeaderValuesContainsToken(h["Connection"], "close")
 	if res.Proto == "HTTP/1.0" {
 		res.Close = true // keep-alive with HTTP/1.0 upstreams is not worth its edge cases
 	}
@@ -378,42 +380,10 @@ func parseLength(s string) (int64, error) {
 	}
 	var n int64
 	for i := 0; i < len(s); i++ {
-		if !isDigit(s[i]) {
+		if !h1syntax.IsDigit(s[i]) {
 			return 0, malformed("Content-Length", s)
 		}
 		n = n*10 + int64(s[i]-'0')
 	}
 	return n, nil
 }
-
-// HasToken reports whether the comma-separated header values hold token
-// (case-insensitive).
-func HasToken(vals []string, token string) bool {
-	for _, v := range vals {
-		for t := range strings.SplitSeq(v, ",") {
-			if strings.EqualFold(strings.TrimSpace(t), token) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-func isDigit(c byte) bool { return '0' <= c && c <= '9' }
-
-// isTokenByte reports whether c may appear in an HTTP token (RFC 9110 5.6.2).
-func isTokenByte(c byte) bool { return c < 128 && tokenTable[c] }
-
-var tokenTable = func() (t [128]bool) {
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
-	}
-	for c := 'a'; c <= 'z'; c++ {
-		t[c] = true
-		t[c-'a'+'A'] = true
-	}
-	for _, c := range "!#$%&'*+-.^_`|~" {
-		t[c] = true
-	}
-	return t
-}()

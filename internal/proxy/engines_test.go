@@ -21,6 +21,7 @@ import (
 
 	"github.com/rgate/rgate/internal/config"
 	"github.com/rgate/rgate/internal/gateway"
+	"github.com/rgate/rgate/internal/h1client"
 	"github.com/rgate/rgate/internal/proxy"
 	"github.com/rgate/rgate/internal/stats"
 )
@@ -215,7 +216,7 @@ type countingTransport struct {
 }
 
 func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	c.once.Do(func() { c.tr = proxy.NewTransport(proxy.TransportOptions{}) })
+	c.once.Do(func() { c.tr = proxy.NewTransport(h1client.Options{}) })
 	c.n.Add(1)
 	return c.tr.RoundTrip(r)
 }

@@ -16,8 +16,10 @@ import (
 
 // Options wire a Forwarder.
 type Options struct {
+	// Conn tunes upstream connections, on both engines.
+	Conn h1client.Options
 	// Transport carries the standard engine's requests. Default
-	// NewTransport(TransportOptions{}).
+	// NewTransport(Conn).
 	Transport http.RoundTripper
 	// StandardOnly sends every request on the standard engine, the h1
 	// engine off (to compare the engines, or to rule one out).
@@ -57,10 +59,10 @@ func New(o Options) *Forwarder {
 	}
 	f := &Forwarder{log: o.Log}
 	if o.Transport == nil {
-		o.Transport = NewTransport(TransportOptions{})
+		o.Transport = NewTransport(o.Conn)
 	}
 	if !o.StandardOnly {
-		f.h1 = &h1Engine{c: h1client.New(h1client.Options{})}
+		f.h1 = &h1Engine{c: h1client.New(o.Conn)}
 	}
 	f.std = newStdEngine(o.Transport)
 	return f

@@ -4,31 +4,14 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/rgate/rgate/internal/h1client"
 )
 
-// TransportOptions tune the standard engine's transport. Zero values take
-// defaults.
-type TransportOptions struct {
-	// DialTimeout bounds connecting to an upstream. Default 3s.
-	DialTimeout time.Duration
-	// MaxIdlePerHost is how many idle keep-alive connections are kept per
-	// upstream. Default 256 (net/http's default of 2 starves a proxy).
-	MaxIdlePerHost int
-	// IdleTimeout closes idle upstream connections. Default 90s.
-	IdleTimeout time.Duration
-}
-
-// NewTransport returns the standard engine's upstream transport.
-func NewTransport(o TransportOptions) *http.Transport {
-	if o.DialTimeout <= 0 {
-		o.DialTimeout = 3 * time.Second
-	}
-	if o.MaxIdlePerHost <= 0 {
-		o.MaxIdlePerHost = 256
-	}
-	if o.IdleTimeout <= 0 {
-		o.IdleTimeout = 90 * time.Second
-	}
+// NewTransport returns the standard engine's upstream transport, with the
+// same connection options as the h1 engine.
+func NewTransport(o h1client.Options) *http.Transport {
+	o = o.WithDefaults()
 	d := &net.Dialer{Timeout: o.DialTimeout, KeepAlive: 30 * time.Second}
 	return &http.Transport{
 		Proxy:                 nil, // never route upstream traffic through an environment proxy
