@@ -161,113 +161,149 @@ func (c *conn) serve() { c.run(false) }
 // request's first bytes, or the peer closing).
 func (c *conn) resume() { c.run(true) }
 
-// run serves c until it closes, is handed off, or is parked.
+// What becomes of a connection when a step of run is done with it.
+type fate uint8
+
+const (
+	serveOn   fate = iota // go on serving it
+	closeIt               // close it: closed, reset, timed out, done or shutting down
+	handedOff             // the fallback server owns it
+	parked                // the parker owns it: let go of it
+)
+
+// run serves c until it closes, is handed off, or is parked: a new
+// connection is started, a resumed one woken; then each request is served
+// and its successor awaited, until a step decides c's fate.
 func (c *conn) run(resumed bool) {
-	s := c.srv
-	handedOff, parked := false, false
-	defer func() {
-		if err := recover(); err != nil {
-			// Not a handler panic (serveRequest recovers those): log it
-			// as net/http would, and drop the connection.
-			const size = 64 << 10
-			buf := make([]byte, size)
-			buf = buf[:runtime.Stack(buf, false)]
-			s.logError(fmt.Sprintf("http: panic serving %v: %v\n%s", c.remoteAddr, err, buf))
-		}
-		if !parked {
-			c.finish(!handedOff)
-		}
-	}()
+	f := serveOn
+	defer func() { c.settle(f, recover()) }()
 
 	if !resumed {
-		if _, ok := c.rwc.(connectionStater); ok {
-			// TLS (handshake, ALPN, Request.TLS) is net/http's business.
-			handedOff = !s.shuttingDown() && s.fallbackLn.send(c.rwc)
+		if f = c.start(); f != serveOn {
 			return
 		}
-		if ra := c.rwc.RemoteAddr(); ra != nil {
-			c.remoteAddr = ra.String()
-		}
-		c.baseCtx = context.WithValue(s.baseCtx, http.LocalAddrContextKey, c.rwc.LocalAddr())
-		c.cr.c = c
-		c.takeBuffers()
-		if d := s.ReadHeaderTimeout; d > 0 {
-			c.rwc.SetReadDeadline(time.Now().Add(d))
-			c.rdeadline = true
-		}
 	}
-
 	for {
 		if resumed {
 			resumed = false
-			// Parked with its idle deadline; its bytes are waiting.
-			c.setReadDeadline(c.idleDeadline)
-			c.takeBuffers()
-			if _, err := c.br.Peek(1); err != nil {
-				return
-			}
-		} else {
-			switch c.readHead() {
-			case headDecline:
-				handedOff = c.handoff()
-				return
-			case headFail:
-				return
-			}
-			c.setState(stateActive)
-			if s.shuttingDown() {
-				return
-			}
-			buf, _ := c.br.Peek(c.p.headLen)
-			var tmp http.Request
-			if !c.p.build(buf, &tmp) {
-				handedOff = c.handoff()
-				return
-			}
-			c.br.Discard(c.p.headLen)
-			if !c.serveRequest(&tmp) {
-				return
-			}
-			c.setState(stateIdle)
-			if s.shuttingDown() {
-				return
-			}
-
-			// Wait for the next request's first bytes before starting the
-			// header timeout, as net/http does. A connection idle for a
-			// while holds no buffers (4 KiB each; 80 MiB for 10,000 idle
-			// connections otherwise) and, parked, no goroutine: see
-			// waitIdle.
-			var now time.Time
-			c.idleDeadline = time.Time{}
-			if d := s.IdleTimeout; d > 0 {
-				now = time.Now()
-				c.idleDeadline = now.Add(d)
-			}
-			if c.br.Buffered() == 0 && !c.cr.hasByte && c.bw.Buffered() == 0 {
-				switch c.waitIdle(now) {
-				case idleParked:
-					parked = true
-					return
-				case idleClosed:
-					return
-				}
-			} else {
-				c.setReadDeadline(c.idleDeadline)
-			}
+			f = c.wake()
+		} else if f = c.serveNext(); f == serveOn {
+			f = c.idle()
 		}
-		if c.headBuffered() {
-			continue // nothing left to read for it: no header timeout to start
+		if f == serveOn {
+			f = c.awaitHead()
 		}
-		if _, err := c.br.Peek(4); err != nil {
+		if f != serveOn {
 			return
 		}
-		if d := s.ReadHeaderTimeout; d > 0 {
-			c.setReadDeadline(time.Now().Add(d))
-		} else {
-			c.setReadDeadline(time.Time{})
-		}
 	}
+}
+
+// settle ends run. A panic (err) there is not a handler's (serveRequest
+// recovers those): it is logged as net/http would, and the connection
+// dropped. c is finished unless the parker owns it, and closed unless the
+// fallback does.
+func (c *conn) settle(f fate, err any) {
+	if err != nil {
+		c.logPanic(err)
+	}
+	if f != parked {
+		c.finish(f != handedOff)
+	}
+}
+
+// logPanic logs a panic serving c, with the stack, as net/http does.
+func (c *conn) logPanic(err any) {
+	const size = 64 << 10
+	buf := make([]byte, size)
+	buf = buf[:runtime.Stack(buf, false)]
+	c.srv.logError(fmt.Sprintf("http: panic serving %v: %v\n%s", c.remoteAddr, err, buf))
+}
+
+// start takes a newly accepted connection. A TLS one goes to the fallback
+// unread (the handshake, ALPN and Request.TLS are net/http's business);
+// any other gets its remote address, base context and buffers, and the
+// first head's ReadHeaderTimeout.
+func (c *conn) start() fate {
+	s := c.srv
+	if _, ok := c.rwc.(connectionStater); ok {
+		if !s.shuttingDown() && s.fallbackLn.send(c.rwc) {
+			return handedOff
+		}
+		return closeIt
+	}
+	if ra := c.rwc.RemoteAddr(); ra != nil {
+		c.remoteAddr = ra.String()
+	}
+	c.baseCtx = context.WithValue(s.baseCtx, http.LocalAddrContextKey, c.rwc.LocalAddr())
+	c.cr.c = c
+	c.takeBuffers()
+	if d := s.ReadHeaderTimeout; d > 0 {
+		c.rwc.SetReadDeadline(time.Now().Add(d))
+		c.rdeadline = true
+	}
+	return serveOn
+}
+
+// wake takes back a connection the parker woke, parked with its idle
+// deadline: the deadline, the buffers, and the bytes waiting (a request's
+// first, or the peer's close).
+func (c *conn) wake() fate {
+	c.setReadDeadline(c.idleDeadline)
+	c.takeBuffers()
+	if _, err := c.br.Peek(1); err != nil {
+		return closeIt
+	}
+	return serveOn
+}
+
+// serveNext reads the next request head and serves the request; a head
+// the fast path declines (or a target that does not parse) hands the
+// connection off.
+func (c *conn) serveNext() fate {
+	s := c.srv
+	switch c.readHead() {
+	case headDecline:
+		return c.handoff()
+	case headFail:
+		return closeIt
+	}
+	c.setState(stateActive)
+	if s.shuttingDown() {
+		return closeIt
+	}
+	buf, _ := c.br.Peek(c.p.headLen)
+	var tmp http.Request
+	if !c.p.build(buf, &tmp) {
+		return c.handoff()
+	}
+	c.br.Discard(c.p.headLen)
+	if !c.serveRequest(&tmp) {
+		return closeIt
+	}
+	c.setState(stateIdle)
+	if s.shuttingDown() {
+		return closeIt
+	}
+	return serveOn
+}
+
+// awaitHead starts the next head's ReadHeaderTimeout once its first bytes
+// are in; when a whole head is already buffered there is nothing to wait
+// for.
+func (c *conn) awaitHead() fate {
+	if c.headBuffered() {
+		return serveOn // nothing left to read for it: no header timeout to start
+	}
+	if _, err := c.br.Peek(4); err != nil {
+		return closeIt
+	}
+	if d := c.srv.ReadHeaderTimeout; d > 0 {
+		c.setReadDeadline(time.Now().Add(d))
+	} else {
+		c.setReadDeadline(time.Time{})
+	}
+	return serveOn
 }
 
 var headEnd = []byte("\r\n\r\n")

@@ -12,13 +12,13 @@ type connectionStater interface {
 }
 
 // handoff gives the connection to the fallback server, with the bytes
-// already buffered (the current head onwards) replayed first. It reports
-// false if the connection must be closed instead.
-func (c *conn) handoff() bool {
+// already buffered (the current head onwards) replayed first. It returns
+// handedOff, or closeIt if the connection must be closed instead.
+func (c *conn) handoff() fate {
 	s := c.srv
 	if s.shuttingDown() {
 		// net/http, shutting down, closes after reading a request.
-		return false
+		return closeIt
 	}
 	c.rwc.SetDeadline(time.Time{})
 	n := c.br.Buffered()
@@ -41,7 +41,10 @@ func (c *conn) handoff() bool {
 	}
 	c.dropBuffers()
 	hc := &handoffConn{Conn: c.rwc, prefix: prefix}
-	return s.fallbackLn.send(hc)
+	if !s.fallbackLn.send(hc) {
+		return closeIt
+	}
+	return handedOff
 }
 
 // handoffConn is a connection given to the fallback server: reads return

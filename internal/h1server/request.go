@@ -2,9 +2,7 @@ package h1server
 
 import (
 	"context"
-	"fmt"
 	"net/http"
-	"runtime"
 	"time"
 )
 
@@ -63,10 +61,7 @@ func (c *conn) serveRequest(tmp *http.Request) (keep bool) {
 			return
 		}
 		if err := recover(); err != nil && err != http.ErrAbortHandler {
-			const size = 64 << 10
-			buf := make([]byte, size)
-			buf = buf[:runtime.Stack(buf, false)]
-			s.logError(fmt.Sprintf("http: panic serving %v: %v\n%s", c.remoteAddr, err, buf))
+			c.logPanic(err)
 		}
 		cancel()
 		c.disarm()
