@@ -77,7 +77,7 @@ func serve(cfg *config.Config, o options, log *slog.Logger) error {
 	adminHandler := admin.New(adminOpts)
 	traffic := http.Handler(gw)
 	if adminPort == 0 {
-		traffic = adminFirst(adminHandler, gw)
+		traffic = admin.Ahead(adminHandler, gw)
 	}
 
 	var wg sync.WaitGroup
@@ -155,18 +155,6 @@ func (s *server) serve() error {
 		return fmt.Errorf("%s listener: %w", s.name, err)
 	}
 	return nil
-}
-
-// adminFirst serves the admin endpoints (admin.IsPath) on the traffic
-// port, ahead of the routes, when they have no port of their own.
-func adminFirst(adminHandler, gw http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if admin.IsPath(r.URL.Path) {
-			adminHandler.ServeHTTP(w, r)
-			return
-		}
-		gw.ServeHTTP(w, r)
-	})
 }
 
 func listen(cfg *config.Config, o options, adminPort int, traffic, adminHandler http.Handler, log *slog.Logger) ([]*server, error) {

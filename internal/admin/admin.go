@@ -53,6 +53,19 @@ var paths = map[string]bool{
 // a dashboard asset under /dashboard/.
 func IsPath(p string) bool { return paths[p] || strings.HasPrefix(p, "/dashboard/") }
 
+// Ahead serves the admin endpoints (IsPath) with adm, ahead of next: the
+// traffic port's handler when the admin endpoints have no port of their
+// own.
+func Ahead(adm, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if IsPath(r.URL.Path) {
+			adm.ServeHTTP(w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
 // New returns the admin handler.
 func New(o Options) http.Handler {
 	mux := http.NewServeMux()

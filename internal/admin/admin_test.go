@@ -2,6 +2,7 @@ package admin
 
 import (
 	"encoding/json"
+	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
@@ -67,6 +68,21 @@ func TestIsPath(t *testing.T) {
 	for p, want := range map[string]bool{"/stats": true, "/health": true, "/stats/": false, "/api/stats": false} {
 		if IsPath(p) != want {
 			t.Errorf("IsPath(%q) = %v", p, !want)
+		}
+	}
+}
+
+func TestAhead(t *testing.T) {
+	t.Parallel()
+	adm := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("admin")) })
+	next := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("route")) })
+	h := Ahead(adm, next)
+	for path, want := range map[string]string{"/stats": "admin", "/health": "admin", "/dashboard/app.js": "admin",
+		"/api/stats": "route", "/": "route", "/statsx": "route"} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		if rec.Body.String() != want {
+			t.Errorf("%s served by %q, want %q", path, rec.Body.String(), want)
 		}
 	}
 }

@@ -38,10 +38,6 @@ type Options struct {
 	// Proxy tunes the forwarding engines; its Log is the gateway's.
 	Proxy proxy.Options
 	Log   *slog.Logger
-	// Admin serves the admin endpoints on the traffic port; nil when they
-	// have their own port. IsAdmin says which paths it owns.
-	Admin   http.Handler
-	IsAdmin func(path string) bool
 }
 
 // Gateway routes requests through the current table.
@@ -53,8 +49,6 @@ type Gateway struct {
 	accessLog *accesslog.Logger
 	recent    *recent.Ring
 	log       *slog.Logger
-	admin     http.Handler
-	isAdmin   func(string) bool
 	health    *health.Checker
 	warm      *health.Warmer
 	apply     applier
@@ -80,8 +74,6 @@ func New(cfg *config.Config, o Options) *Gateway {
 		accessLog: o.AccessLog,
 		recent:    o.Recent,
 		log:       o.Log,
-		admin:     o.Admin,
-		isAdmin:   o.IsAdmin,
 		health:    health.NewChecker(nil, o.Log),
 		warm:      health.NewWarmer(o.Log),
 	}
@@ -108,10 +100,6 @@ func (g *Gateway) Table() *route.Table { return g.table.Load() }
 
 // ServeHTTP serves one client request.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if g.admin != nil && g.isAdmin(r.URL.Path) {
-		g.admin.ServeHTTP(w, r)
-		return
-	}
 	if len(r.TransferEncoding) > 0 {
 		// net/http has already dropped a Content-Length sent beside
 		// Transfer-Encoding (RFC 9112 6.1: the chunked framing wins), so
