@@ -37,30 +37,29 @@ type extraHeader struct {
 	contentLength    []byte
 }
 
+// write writes the fields that are set, in net/http's order.
 func (h *extraHeader) write(bw *bufio.Writer) {
-	if h.date != nil {
-		bw.WriteString("Date: ")
-		bw.Write(h.date)
+	writeFieldBytes(bw, "Date: ", h.date)
+	writeFieldBytes(bw, "Content-Length: ", h.contentLength)
+	writeField(bw, "Content-Type: ", h.contentType)
+	writeField(bw, "Connection: ", h.connection)
+	writeField(bw, "Transfer-Encoding: ", h.transferEncoding)
+}
+
+// writeField writes the line name (with its ": ") v, unless v is empty.
+func writeField(bw *bufio.Writer, name, v string) {
+	if v != "" {
+		bw.WriteString(name)
+		bw.WriteString(v)
 		bw.Write(crlf)
 	}
-	if h.contentLength != nil {
-		bw.WriteString("Content-Length: ")
-		bw.Write(h.contentLength)
-		bw.Write(crlf)
-	}
-	if h.contentType != "" {
-		bw.WriteString("Content-Type: ")
-		bw.WriteString(h.contentType)
-		bw.Write(crlf)
-	}
-	if h.connection != "" {
-		bw.WriteString("Connection: ")
-		bw.WriteString(h.connection)
-		bw.Write(crlf)
-	}
-	if h.transferEncoding != "" {
-		bw.WriteString("Transfer-Encoding: ")
-		bw.WriteString(h.transferEncoding)
+}
+
+// writeFieldBytes is writeField for a value in bytes, unless v is nil.
+func writeFieldBytes(bw *bufio.Writer, name string, v []byte) {
+	if v != nil {
+		bw.WriteString(name)
+		bw.Write(v)
 		bw.Write(crlf)
 	}
 }

@@ -242,6 +242,19 @@ func (s *Server) trackConn(c *conn, add bool) {
 	}
 }
 
+// stopListening marks the server as shutting down, closes its listeners
+// and waits for their Serve loops to return. It returns the first error
+// closing one.
+func (s *Server) stopListening() error {
+	s.init()
+	s.inShutdown.Store(true)
+	s.mu.Lock()
+	err := s.closeListenersLocked()
+	s.mu.Unlock()
+	s.listenerWG.Wait()
+	return err
+}
+
 func (s *Server) closeListenersLocked() error {
 	var err error
 	for ln := range s.listeners {
@@ -268,12 +281,17 @@ func (s *Server) closeIdleConns() bool {
 			quiescent = false
 			continue
 		}
-		if !s.closeParkedLocked(c) {
-			c.rwc.Close()
-			delete(s.conns, c)
-		}
+		s.closeConnLocked(c)
 	}
 	return quiescent
+}
+
+// closeConnLocked closes c, parked or not, and forgets it. s.mu is held.
+func (s *Server) closeConnLocked(c *conn) {
+	if !s.closeParkedLocked(c) {
+		c.rwc.Close()
+		delete(s.conns, c)
+	}
 }
 
 const shutdownPollIntervalMax = 500 * time.Millisecond
@@ -284,13 +302,7 @@ const shutdownPollIntervalMax = 500 * time.Millisecond
 // Fallback down the same way, concurrently. It returns ctx's error if ctx
 // ended first.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.init()
-	s.inShutdown.Store(true)
-
-	s.mu.Lock()
-	lnerr := s.closeListenersLocked()
-	s.mu.Unlock()
-	s.listenerWG.Wait()
+	lnerr := s.stopListening()
 
 	fbErr := make(chan error, 1)
 	go func() {
@@ -358,18 +370,10 @@ func waitGroup(ctx context.Context, wg *sync.WaitGroup) error {
 // Close immediately closes the listeners and all connections, the
 // Fallback's included.
 func (s *Server) Close() error {
-	s.init()
-	s.inShutdown.Store(true)
-	s.mu.Lock()
-	err := s.closeListenersLocked()
-	s.mu.Unlock()
-	s.listenerWG.Wait()
+	err := s.stopListening()
 	s.mu.Lock()
 	for c := range s.conns {
-		if !s.closeParkedLocked(c) {
-			c.rwc.Close()
-			delete(s.conns, c)
-		}
+		s.closeConnLocked(c)
 	}
 	s.mu.Unlock()
 	s.stopParker()
