@@ -40,6 +40,17 @@ func TestTokens(t *testing.T) {
 	}
 }
 
+// TestTokenTableMatchesNetHTTP checks every ASCII byte against net/http's
+// method check (httpguts.IsTokenRune).
+func TestTokenTableMatchesNetHTTP(t *testing.T) {
+	for c := 0; c < 0x80; c++ {
+		_, err := http.NewRequest(string(rune(c)), "http://example.com/", nil)
+		if netHTTP := err == nil; IsTokenTable[c] != netHTTP {
+			t.Errorf("IsTokenTable[%q] = %v, net/http accepts it as a method: %v", rune(c), IsTokenTable[c], netHTTP)
+		}
+	}
+}
+
 func TestValidHost(t *testing.T) {
 	for _, tc := range []struct {
 		in   string
