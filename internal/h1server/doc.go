@@ -3,28 +3,13 @@
 //
 // # Why
 //
-// Profiles of rgate showed net/http's server taking a large share of the
-// per-request CPU: a background-read goroutine started for every request,
-// textproto parsing allocations, header-map work and the scheduler
-// hand-offs between them. BenchmarkServeGET (raw keep-alive GET with six
-// header fields, handler writing 1 KiB with a Content-Length; medians of
-// five runs on the 2-core development machine, itself under other load):
-//
-//	                          wall/op   process CPU/op   allocs/op
-//	h1server, loopback TCP     ~54 µs       ~50 µs           10
-//	net/http, loopback TCP     ~60 µs       ~58 µs           24
-//	h1server, net.Pipe         ~17 µs       ~16 µs           14
-//	net/http, net.Pipe         ~27 µs       ~27 µs           29
-//	h1server, 4 TCP conns      ~59 µs                        10
-//	net/http, 4 TCP conns      ~97 µs                        25
-//
-// CPU and allocations are the whole process, client loop included (it does
-// not allocate). Over TCP most of the remaining CPU is the loopback
-// write/read system calls. Of the 10 allocations over TCP, 7 are the
-// server's: the head's strings, the Request, its URL and header values
-// (one allocation), the header map (2) and the context (2); 3 are the
-// handler's response header map and value. Over net.Pipe each read
-// deadline set costs a timer.
+// net/http's server spends much of a request's CPU on work that the common
+// requests of a gateway do not need: a background-read goroutine started
+// for every request, textproto parsing allocations, header-map work and the
+// scheduler hand-offs between them. The fast path serves those requests
+// without it and leaves every other connection to net/http.
+// BenchmarkServeGET compares the two (bench/README.md has the figures
+// measured when this package was written).
 //
 // # Fast path
 //
@@ -51,6 +36,8 @@
 // Cache-Control, Host, RequestURI, Close, ContentLength, a Body of exactly
 // ContentLength bytes (http.NoBody for none), RemoteAddr, and a context
 // carrying http.ServerContextKey (the Fallback) and http.LocalAddrContextKey.
+// Its strings share one copy of the head, and a typical request's URL and
+// header values are one allocation.
 //
 // The response writer reproduces net/http's response decisions: status
 // line, Date, Content-Length computed for handlers that finish within 2 KiB
@@ -101,8 +88,8 @@
 // the peer closing). The loop also closes parked connections past
 // IdleTimeout (checked every second), and Shutdown and Close close them.
 // With parking off or unavailable, the connection waits on its goroutine
-// for its first byte, holding no buffers. At 10,000 idle connections
-// rgate's RSS went from 96.5 to 37.4 MiB (bench/idle.sh).
+// for its first byte, holding no buffers. bench/idle.sh measures the memory
+// of many idle connections.
 //
 // # Hand-off
 //
