@@ -59,6 +59,16 @@ type Route struct {
 	CORS *CORS `yaml:"cors"`
 	// Headers sets and removes request and response headers. Default none.
 	Headers *Headers `yaml:"headers"`
+	// Methods, when set, are the only request methods the route serves;
+	// any other gets 405 with an Allow header. Default: every method but
+	// TRACE (which echoes a request back, cookies and all, and is refused
+	// unless listed here).
+	Methods []string `yaml:"methods"`
+	// Upgrades are the protocols a client may switch the connection to
+	// (the Upgrade header, case-insensitive); a request asking for another
+	// is served as an ordinary request, without its Upgrade header. h2c is
+	// never forwarded. Default [websocket].
+	Upgrades []string `yaml:"upgrades"`
 }
 
 // DefaultResponse is the answer for requests that match no route.

@@ -72,7 +72,37 @@ func (ch *checker) routes(routes []Route, backends []Backend) {
 			ch.add(at+".backend", "unknown backend %q%s", r.Backend, suggest(r.Backend, names))
 		}
 		ch.nonNegative(at+".timeout", r.Timeout)
+		ch.tokens(at+".methods", r.Methods)
+		ch.tokens(at+".upgrades", r.Upgrades)
+		for j, u := range r.Upgrades {
+			if strings.EqualFold(u, "h2c") {
+				ch.add(fmt.Sprintf("%s.upgrades[%d]", at, j), "h2c upgrades are never forwarded (rgate speaks HTTP/2 itself)")
+			}
+		}
 	}
+}
+
+// tokens checks that each value of a list is an HTTP token (RFC 9110
+// 5.6.2), as method names and upgrade protocols are.
+func (ch *checker) tokens(field string, vals []string) {
+	for j, v := range vals {
+		if !isToken(v) {
+			ch.add(fmt.Sprintf("%s[%d]", field, j), "must be a token (letters, digits, !#$%%&'*+-.^_`|~), got %q", v)
+		}
+	}
+}
+
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x80 || !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
 }
 
 func (ch *checker) backends(backends []Backend) {

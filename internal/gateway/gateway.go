@@ -123,6 +123,11 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httperr.Write(rw, httperr.ErrBadPath, rw.Info.ID)
 	case rt == nil:
 		writeDefault(rw, &t.Default)
+	case !rt.Serves(r.Method):
+		rw.route = rt
+		rw.Info.Route, rw.Info.Backend = rt.Prefix, rt.Backend.Name
+		rw.Header()["Allow"] = rt.Allow
+		httperr.Write(rw, httperr.ErrMethodNotAllowed, rw.Info.ID)
 	default:
 		rw.route = rt
 		rw.Info.Route, rw.Info.Backend = rt.Prefix, rt.Backend.Name
@@ -131,6 +136,14 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			defer g.metrics.InFlight().Dec()
 		}
 		rt.Handler.ServeHTTP(rw, r)
+	}
+	if rw.Info.Status == 0 {
+		// Nothing was answered: the client went away (httperr writes
+		// nothing for it). Returning would let the server send its
+		// implicit 200 with an empty body, a success for a request that
+		// did not succeed; abort instead, so the connection closes with
+		// no answer (finish counts a 499, as nginx logs it).
+		httperr.Abort(r)
 	}
 }
 

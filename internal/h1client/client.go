@@ -75,13 +75,6 @@ type Client struct {
 	once   sync.Once
 }
 
-// checkAfter is how long a connection may sit idle before it is checked
-// for a close by the upstream before reuse. A connection that an upstream
-// closed while it was idle would otherwise fail the next request sent on it
-// (net/http's Transport notices such closes at once from its read loop).
-// Busy connections skip the check, which costs a system call.
-const checkAfter = 100 * time.Millisecond
-
 // New returns a client. Close stops its janitor and closes idle
 // connections.
 func New(o Options) *Client {
@@ -222,7 +215,12 @@ func (c *Client) get(ctx context.Context, host string, deadline time.Time) (cn *
 			break
 		}
 		idle := now.Sub(cn.idleSince)
-		if idle > c.opt.IdleTimeout || (idle > checkAfter && !cn.alive()) {
+		// A connection the upstream closed while it sat idle (even for
+		// a moment, as one that closes after each answer without saying
+		// so) would fail the request sent on it: net/http's Transport
+		// notices such closes at once from its read loop; here a
+		// non-blocking peek (one system call) does before every reuse.
+		if idle > c.opt.IdleTimeout || !cn.alive() {
 			cn.nc.Close()
 			continue
 		}

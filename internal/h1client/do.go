@@ -26,11 +26,6 @@ type Request struct {
 	// Deadline bounds connecting, sending and the wait for the answer's
 	// head (not the body). Zero means none.
 	Deadline time.Time
-	// Replayable: a request written on a reused connection that fails
-	// before any byte of an answer came (the upstream closed the idle
-	// connection as the request went out) is sent again on a fresh one,
-	// net/http's rule for replayable requests.
-	Replayable bool
 }
 
 // Caller is the requester's side of one exchange.
@@ -58,7 +53,11 @@ const (
 // errSwitched: a 101 answer to a request that asked for no upgrade.
 var errSwitched = errors.New("h1client: upstream switched protocols on a request without Upgrade")
 
-// Do sends req and returns the final answer's head. The answer's body is
+// Do sends req and returns the final answer's head. A request written on a
+// reused connection that fails before any byte of an answer came (the
+// upstream closed the connection as the request went out, after the check
+// before reuse) is sent again on a fresh connection, whatever its method:
+// the upstream closed without reading it, and its body is at hand. The answer's body is
 // read with Response.CopyBody; Response.Finish then gives the connection
 // back (or closes it). ctx is the client's: once it is done, the wait for
 // the head stops at the next checkpoint with ctx's error, and a body read
@@ -74,7 +73,7 @@ func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
 			return res, nil
 		}
 		cn.discard()
-		if !cn.reused || !req.Replayable || !errors.Is(err, ErrNothingRead) {
+		if !cn.reused || !errors.Is(err, ErrNothingRead) {
 			return nil, err
 		}
 		if cn, err = c.dial(ctx, req.Addr, req.Deadline); err != nil {

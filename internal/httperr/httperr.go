@@ -6,7 +6,8 @@
 //
 //	ErrNoUpstream, ErrUpstreamDown, connection refused/reset -> 503
 //	ErrUpstreamTimeout, net.Error timeouts, deadline exceeded -> 504
-//	ErrBadPath                                                -> 400
+//	ErrBadPath, ErrRequestBody                                -> 400
+//	ErrMethodNotAllowed                                       -> 405
 //	ErrBodyTooLarge, *http.MaxBytesError                      -> 413
 //	ErrRateLimited                                            -> 429
 //	ErrCircuitOpen                                            -> 503
@@ -36,6 +37,11 @@ var (
 	// ErrBadPath: the request path is ambiguous (dot-segments or encoded
 	// slashes that would change which route matches).
 	ErrBadPath = errors.New("ambiguous request path")
+	// ErrRequestBody: the client's request body could not be read as its
+	// framing says (a malformed chunk, a body cut short).
+	ErrRequestBody = errors.New("malformed request body")
+	// ErrMethodNotAllowed: the route does not serve the request's method.
+	ErrMethodNotAllowed = errors.New("method not allowed")
 	// ErrBodyTooLarge: the request body is over the route's max_body_bytes.
 	ErrBodyTooLarge = errors.New("request body too large")
 	// ErrRateLimited: the client used up its rate limit.
@@ -53,8 +59,10 @@ func Status(err error) int {
 	switch {
 	case err == nil:
 		return http.StatusOK
-	case errors.Is(err, ErrBadPath):
+	case errors.Is(err, ErrBadPath), errors.Is(err, ErrRequestBody):
 		return http.StatusBadRequest
+	case errors.Is(err, ErrMethodNotAllowed):
+		return http.StatusMethodNotAllowed
 	case errors.Is(err, ErrBodyTooLarge):
 		return http.StatusRequestEntityTooLarge
 	case errors.Is(err, ErrRateLimited):
@@ -82,6 +90,8 @@ func Message(status int) string {
 	switch status {
 	case http.StatusBadRequest:
 		return "bad request path"
+	case http.StatusMethodNotAllowed:
+		return "method not allowed"
 	case http.StatusServiceUnavailable:
 		return "service unavailable"
 	case http.StatusGatewayTimeout:
@@ -117,15 +127,34 @@ func Write(w http.ResponseWriter, err error, requestID string) int {
 	if status == StatusClientClosed {
 		return status
 	}
-	WriteStatus(w, status, requestID)
+	msg := Message(status)
+	if errors.Is(err, ErrRequestBody) {
+		msg = ErrRequestBody.Error()
+	}
+	writeBody(w, status, msg, requestID)
 	return status
+}
+
+// Abort ends the request being served without finishing its answer: the
+// server closes the connection (http.ErrAbortHandler). It is how the
+// gateway answers a client that left, and cuts off an answer whose body
+// failed halfway. Called without a server (a handler under test) it
+// returns.
+func Abort(r *http.Request) {
+	if r.Context().Value(http.ServerContextKey) != nil {
+		panic(http.ErrAbortHandler)
+	}
 }
 
 // WriteStatus writes a gateway-made JSON error body with the given status.
 func WriteStatus(w http.ResponseWriter, status int, requestID string) {
+	writeBody(w, status, Message(status), requestID)
+}
+
+func writeBody(w http.ResponseWriter, status int, msg, requestID string) {
 	b := make([]byte, 0, 96)
 	b = append(b, `{"error":`...)
-	b = strconv.AppendQuote(b, Message(status))
+	b = strconv.AppendQuote(b, msg)
 	b = append(b, `,"request_id":`...)
 	b = strconv.AppendQuote(b, requestID)
 	b = append(b, "}\n"...)

@@ -148,6 +148,8 @@ func TestEnginesAgree(t *testing.T) {
 		"http10":      "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok",
 		"badcl":       "HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\nok",
 		"badte":       "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nok",
+		"badtrailers": "HTTP/1.1 200 OK\r\nTrailer: X-Ok, Content-Length, Set-Cookie\r\nTransfer-Encoding: chunked\r\n\r\n" +
+			"3\r\nabc\r\n0\r\nX-Ok: 1\r\nContent-Length: 99\r\nSet-Cookie: s=1\r\nContent-Type: text/evil\r\n\r\n",
 	}
 	be := newScriptedBackend(t, cases)
 	url := "http://" + be.ln.Addr().String()
@@ -160,6 +162,7 @@ func TestEnginesAgree(t *testing.T) {
 	type req struct {
 		name, method, target, body string
 		header                     http.Header
+		chunked                    bool // send the body without a length
 	}
 	reqs := []req{
 		{name: "plain", method: "GET", target: "/a/x?q=1"},
@@ -182,6 +185,10 @@ func TestEnginesAgree(t *testing.T) {
 		{name: "rules and strip prefix", method: "GET", target: "/rules/x%2Fy?q=1", header: http.Header{
 			"X-Drop": {"d"}, "Cookie": {"c=1"}, "X-Set": {"client"}, "X-Forwarded-For": {"10.0.0.1"}, "Forwarded": {"for=10.0.0.1"}}},
 		{name: "strip to root", method: "POST", target: "/rules", body: "b"},
+		{name: "expect continue", method: "PUT", target: "/a/e", body: "upload", header: http.Header{"Expect": {"100-continue"}}},
+		{name: "upgrade not allowed", method: "GET", target: "/a/u", header: http.Header{"Connection": {"Upgrade"}, "Upgrade": {"h2c"},
+			"Http2-Settings": {"AAMAAABkAAQAAP__"}}},
+		{name: "chunked body", method: "POST", target: "/a/c", body: "chunked body", chunked: true},
 	}
 	for _, c := range reqs {
 		for kase := range cases {
@@ -192,8 +199,8 @@ func TestEnginesAgree(t *testing.T) {
 				}
 				h.Set("X-Case", kase)
 				h.Set("X-Request-Id", "fixed-id-123")
-				a := fetch(t, fast.URL, be, c.method, c.target, c.body, h)
-				b := fetch(t, slow.URL, be, c.method, c.target, c.body, h)
+				a := fetch(t, fast.URL, be, c.method, c.target, c.body, c.chunked, h)
+				b := fetch(t, slow.URL, be, c.method, c.target, c.body, c.chunked, h)
 				if !reflect.DeepEqual(a, b) {
 					t.Errorf("the h1 engine differs from the standard one\nh1:  %+v\nstd: %+v", a, b)
 				}
@@ -244,11 +251,14 @@ func newTestGateway(t *testing.T, url string, po proxy.Options) *gateway.Gateway
 	return g
 }
 
-func fetch(t *testing.T, base string, be *scriptedBackend, method, target, body string, h http.Header) answer {
+func fetch(t *testing.T, base string, be *scriptedBackend, method, target, body string, chunked bool, h http.Header) answer {
 	t.Helper()
 	var rd io.Reader
 	if body != "" {
 		rd = strings.NewReader(body)
+		if chunked {
+			rd = io.MultiReader(rd) // no length known: sent chunked
+		}
 	}
 	var infos []string
 	trace := &httptrace.ClientTrace{Got1xxResponse: func(code int, h textproto.MIMEHeader) error {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/rgate/rgate/internal/h1client"
@@ -31,7 +32,9 @@ type exchange struct {
 	// deadline is the route timeout: it bounds the attempts up to the
 	// answer's head.
 	deadline time.Time
-	// body is a buffered request body; stream one that is not.
+	// in is the client's body (nil without one). body is the whole of it
+	// when it was read first; stream what is sent otherwise.
+	in     *clientBody
 	body   []byte
 	stream io.ReadCloser
 	tries
@@ -146,7 +149,7 @@ func (x *exchange) Interrupted() error {
 // repeat goes again, and only while the client waits and the route's
 // timeout has not passed.
 func (x *exchange) failed(err error) (again bool) {
-	if x.r.Context().Err() != nil || !time.Now().Before(x.deadline) {
+	if x.r.Context().Err() != nil || !time.Now().Before(x.deadline) || x.in.failed() {
 		return false
 	}
 	b := x.rt.Backend
@@ -176,6 +179,8 @@ func (x *exchange) finalError(err error) error {
 		return httperr.ErrNoUpstream
 	case x.r.Context().Err() != nil:
 		return context.Canceled
+	case x.in.failed():
+		return x.in.reason()
 	case errors.Is(err, httperr.ErrUpstreamTimeout),
 		!time.Now().Before(x.deadline) && h1syntax.IsTimeout(err):
 		return httperr.ErrUpstreamTimeout
@@ -187,6 +192,40 @@ func (x *exchange) finalError(err error) error {
 	return err
 }
 
+// clientBody is the client's request body as the engines read it. It
+// notes a failed read (a malformed chunk, a body cut short, one over the
+// route's limit), so that the client is told about its own body instead of
+// a 502. Engines may read it on their own goroutines.
+type clientBody struct {
+	rc       io.ReadCloser
+	bad      atomic.Bool
+	tooLarge atomic.Bool
+}
+
+func (b *clientBody) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	if err != nil && err != io.EOF {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			b.tooLarge.Store(true)
+		}
+		b.bad.Store(true)
+	}
+	return n, err
+}
+
+func (b *clientBody) Close() error { return b.rc.Close() }
+
+// failed reports whether a read of the body failed (false for no body).
+func (b *clientBody) failed() bool { return b != nil && b.bad.Load() }
+
+// reason is the error the client is told about its body.
+func (b *clientBody) reason() error {
+	if b.tooLarge.Load() {
+		return httperr.ErrBodyTooLarge
+	}
+	return httperr.ErrRequestBody
+}
+
 // canRetry reports whether r may be sent again to another upstream:
 // idempotent methods without a body to replay.
 func canRetry(r *http.Request) bool {
@@ -195,15 +234,4 @@ func canRetry(r *http.Request) bool {
 		return r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0
 	}
 	return false
-}
-
-// replayable is net/http's Request.isReplayable for a buffered body: the
-// request may be sent again when a reused connection failed before any
-// byte of an answer.
-func replayable(r *http.Request) bool {
-	switch r.Method {
-	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
-		return true
-	}
-	return r.Header["Idempotency-Key"] != nil || r.Header["X-Idempotency-Key"] != nil
 }

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"io"
 	"log/slog"
 	"net/http"
@@ -113,18 +114,19 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if canRetry(r) {
 		x.maxAttempts += rt.Retries
 	}
-	if bufferable(r) {
-		bp := bodyPool.Get().(*[]byte)
-		defer bodyPool.Put(bp)
-		x.body = (*bp)[:r.ContentLength]
-		if _, err := io.ReadFull(r.Body, x.body); err != nil {
-			httperr.Write(w, err, id)
-			return
-		}
-	} else if r.Body != nil && r.Body != http.NoBody {
-		x.stream = r.Body
+	if r.Body != nil && r.Body != http.NoBody {
+		x.in = &clientBody{rc: r.Body}
 		if rt.MaxBodyBytes > 0 {
-			x.stream = http.MaxBytesReader(w, r.Body, rt.MaxBodyBytes)
+			x.in.rc = http.MaxBytesReader(w, r.Body, rt.MaxBodyBytes)
+		}
+		x.stream = x.in
+		if bufferable(r) {
+			bp := bodyPool.Get().(*[]byte)
+			defer bodyPool.Put(bp)
+			if err := x.readBody(*bp); err != nil {
+				httperr.Write(w, x.finalError(err), id)
+				return
+			}
 		}
 	}
 	if err := x.run(h.engine(x)); err != nil {
@@ -132,11 +134,36 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// bufferable reports whether r's body is read whole before it is sent: a
-// small one of known length, from a client that does not wait for
-// "100 Continue" before sending it.
+// bufferable reports whether r's body is read before anything is sent: one
+// of known length up to maxBufferedBody, and a chunked HTTP/1 one (whole
+// when it ends within maxBufferedBody, its start otherwise). A client
+// error in a body read first is answered before the upstream sees any of
+// it.
 func bufferable(r *http.Request) bool {
-	return r.ContentLength > 0 && r.ContentLength <= maxBufferedBody && r.Header["Expect"] == nil
+	return r.ContentLength > 0 && r.ContentLength <= maxBufferedBody || r.ContentLength < 0 && r.ProtoMajor == 1
+}
+
+// readBody reads the start of the client's body into buf: all of it when
+// it fits, and then it is sent with a Content-Length; otherwise what was
+// read is sent first and the rest streams after it.
+func (x *exchange) readBody(buf []byte) error {
+	if n := x.r.ContentLength; n > 0 {
+		buf = buf[:n]
+	}
+	n, err := io.ReadFull(x.in, buf)
+	switch {
+	case err == nil && x.r.ContentLength < 0:
+		x.stream = struct {
+			io.Reader
+			io.Closer
+		}{io.MultiReader(bytes.NewReader(buf[:n]), x.in), x.in}
+		return nil
+	case err == nil, x.r.ContentLength < 0 && (err == io.EOF || err == io.ErrUnexpectedEOF):
+		x.body, x.stream = buf[:n], nil
+		return nil
+	}
+	x.in.bad.Store(true) // a body shorter than its Content-Length, too
+	return err
 }
 
 // engine chooses the engine for x: the h1 engine for plain-HTTP
@@ -145,7 +172,7 @@ func bufferable(r *http.Request) bool {
 func (h *handler) engine(x *exchange) engine {
 	r := x.r
 	if h.f.h1 != nil && h.rt.Backend.PlainHTTP && r.ProtoMajor == 1 && x.stream == nil &&
-		r.Trailer == nil && r.Header["Upgrade"] == nil && r.Header["Expect"] == nil {
+		r.Trailer == nil && h.plan.upgrade(r.Header) == "" {
 		return h.f.h1
 	}
 	return h.f.std

@@ -11,6 +11,7 @@ import (
 
 	"github.com/rgate/rgate/internal/h1client"
 	"github.com/rgate/rgate/internal/h1syntax"
+	"github.com/rgate/rgate/internal/httperr"
 )
 
 // h1Engine carries attempts on rgate's own HTTP/1.1 client. It does what
@@ -26,7 +27,7 @@ type h1Engine struct {
 func (e *h1Engine) send(x *exchange) error {
 	r, w := x.r, x.w
 	x.h1req = h1client.Request{Addr: x.up.Host, Caller: x, Body: x.body, HeadMethod: r.Method == http.MethodHead,
-		Deadline: x.deadline, Replayable: replayable(r)}
+		Deadline: x.deadline}
 	res, err := e.c.Do(r.Context(), &x.h1req)
 	if err != nil {
 		return err
@@ -36,6 +37,7 @@ func (e *h1Engine) send(x *exchange) error {
 		return retryStatusError{status: res.StatusCode}
 	}
 	x.plan.response(res.Header, res.StatusCode)
+	x.plan.trailers(res.Trailer)
 	h := w.Header()
 	copyHeader(h, res.Header)
 	announced := len(res.Trailer)
@@ -58,7 +60,7 @@ func (e *h1Engine) send(x *exchange) error {
 		flush = http.NewResponseController(w).Flush
 		if err := flush(); err != nil {
 			res.Discard()
-			abortClient(r)
+			httperr.Abort(r) // as ReverseProxy: the client must not take a cut answer for whole
 			return nil
 		}
 	}
@@ -67,9 +69,10 @@ func (e *h1Engine) send(x *exchange) error {
 			x.log.Debug("upstream body cut short", "upstream", x.up.Host, "error", rerr)
 		}
 		res.Discard()
-		abortClient(r)
+		httperr.Abort(r) // as ReverseProxy: the client must not take a cut answer for whole
 		return nil
 	}
+	x.plan.trailers(res.Trailer)
 	if len(res.Trailer) > 0 {
 		_ = http.NewResponseController(w).Flush() // force chunking, as ReverseProxy
 		if len(res.Trailer) == announced {
@@ -84,14 +87,6 @@ func (e *h1Engine) send(x *exchange) error {
 	}
 	res.Finish()
 	return nil
-}
-
-// abortClient ends the client's answer mid-body, as ReverseProxy does:
-// the server closes the connection instead of finishing the answer.
-func abortClient(r *http.Request) {
-	if r.Context().Value(http.ServerContextKey) != nil {
-		panic(http.ErrAbortHandler)
-	}
 }
 
 // WriteHead implements h1client.Caller: the outbound head as the plan

@@ -39,8 +39,10 @@ const (
 type Plan struct {
 	prefix string // stripped from the path when strip is set
 	strip  bool
-	req    headers.Rules
-	res    headers.Rules
+	// upgrades are the protocols (lower case) a client may switch to.
+	upgrades []string
+	req      headers.Rules
+	res      headers.Rules
 	// set are the request rules' fields that a head can carry: rules
 	// for Host and the framing fields are left out, as net/http's request
 	// writer ignores those in a header map.
@@ -54,7 +56,7 @@ type setField struct {
 
 // NewPlan compiles rt's outbound plan.
 func NewPlan(rt *route.Route) *Plan {
-	p := &Plan{prefix: rt.Prefix, strip: rt.StripPrefix, req: rt.RequestHeaders, res: rt.ResponseHeaders}
+	p := &Plan{prefix: rt.Prefix, strip: rt.StripPrefix, upgrades: rt.Upgrades, req: rt.RequestHeaders, res: rt.ResponseHeaders}
 	for i := range p.req.NumSet() {
 		k, vv := p.req.Set(i)
 		switch k {
@@ -100,7 +102,7 @@ func (p *Plan) fields(r *http.Request, trusted bool, s fieldSink) error {
 	if h1syntax.HeaderValuesContainsToken(r.Header["Te"], "trailers") && !p.req.Affects("Te") {
 		_ = s.field("Te", "trailers")
 	}
-	if up := upgradeType(r.Header); up != "" {
+	if up := p.upgrade(r.Header); up != "" {
 		_ = s.field("Connection", "Upgrade")
 		if err := s.field("Upgrade", up); err != nil {
 			return err
@@ -177,35 +179,42 @@ func keepOrSet(r *http.Request, trusted bool, k, v string, s fieldSink) error {
 }
 
 // skipOutbound names the client's fields that never leave as they came:
-// hop-by-hop fields, the forwarding fields the plan rewrites, and those
-// the engine or the plan write themselves.
+// hop-by-hop fields, the forwarding fields the plan rewrites, those the
+// engine or the plan write themselves, and Expect: rgate answers
+// "100 Continue" itself when it reads the body, as nginx does, so the
+// upstream never makes the client wait for one.
 func skipOutbound(k string) bool {
 	switch k {
 	case "Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto",
-		"Host", "User-Agent", "Content-Length", reqid.Header:
+		"Host", "User-Agent", "Content-Length", "Expect", reqid.Header:
 		return true
 	}
 	return h1syntax.IsHopByHop(k)
 }
 
-// upgradeType is the protocol an upgrade request asks for ("" when none),
-// as httputil.ReverseProxy reads it.
-func upgradeType(h http.Header) string {
-	if !h1syntax.HeaderValuesContainsToken(h["Connection"], "Upgrade") {
+// upgrade is the protocol an upgrade request asks for, when the route
+// allows it ("" otherwise: the request goes as an ordinary one). The
+// request's Upgrade is read as httputil.ReverseProxy reads it.
+func (p *Plan) upgrade(h http.Header) string {
+	if h["Upgrade"] == nil || !h1syntax.HeaderValuesContainsToken(h["Connection"], "Upgrade") {
 		return ""
 	}
-	return h.Get("Upgrade")
+	up := h.Get("Upgrade")
+	for _, allowed := range p.upgrades {
+		if h1syntax.EqualFold(up, allowed) {
+			return up
+		}
+	}
+	return ""
 }
 
 // target returns the outbound URL's path and query for u: the route
-// prefix stripped when the route says so, and the query as
-// httputil.ReverseProxy cleans it.
+// prefix stripped when the route says so; the query byte for byte.
 func (p *Plan) target(u *url.URL) url.URL {
 	out := *u
 	if p.strip {
 		stripPrefix(&out, p.prefix)
 	}
-	out.RawQuery = cleanQuery(out.RawQuery)
 	return out
 }
 
@@ -217,6 +226,16 @@ func (p *Plan) response(h http.Header, status int) {
 		h1syntax.RemoveHopByHop(h)
 	}
 	p.res.Apply(h)
+}
+
+// trailers removes from an answer's trailers (announced or received) the
+// fields a trailer must not carry.
+func (p *Plan) trailers(t http.Header) {
+	for k := range t {
+		if h1syntax.ForbiddenInTrailer(k) {
+			delete(t, k)
+		}
+	}
 }
 
 // stripPrefix removes the route prefix from the outbound path, keeping it
@@ -237,32 +256,6 @@ func ensureSlash(p string) string {
 		return p
 	}
 	return "/" + p
-}
-
-// cleanQuery is ReverseProxy's cleanQueryParams: a query with ';' or a
-// bad escape is re-encoded (dropping what does not parse).
-func cleanQuery(s string) string {
-	reencode := func(s string) string {
-		v, _ := url.ParseQuery(s)
-		return v.Encode()
-	}
-	if strings.Count(s, "&")+1 > 10000 {
-		return reencode(s)
-	}
-	for i := 0; i < len(s); {
-		switch s[i] {
-		case ';':
-			return reencode(s)
-		case '%':
-			if i+2 >= len(s) || !h1syntax.IsHex(s[i+1]) || !h1syntax.IsHex(s[i+2]) {
-				return reencode(s)
-			}
-			i += 3
-		default:
-			i++
-		}
-	}
-	return s
 }
 
 // headerSink collects the fields into a header map (the standard engine).

@@ -81,8 +81,9 @@ func (e *stdEngine) send(x *exchange) error {
 	defer stop()
 	out := x.r.WithContext(a) // the only copy: ReverseProxy clones it anyway
 	switch {
-	case x.body != nil:
+	case x.body != nil: // read whole first: sent with its length
 		out.Body = io.NopCloser(bytes.NewReader(x.body))
+		out.ContentLength, out.TransferEncoding = int64(len(x.body)), nil
 	case x.stream != nil:
 		out.Body = x.stream
 	}
@@ -116,7 +117,27 @@ func modifyResponse(res *http.Response) error {
 		return retryStatusError{status: res.StatusCode}
 	}
 	x.plan.response(res.Header, res.StatusCode)
+	if res.Trailer != nil {
+		x.plan.trailers(res.Trailer) // the announced ones
+		res.Body = &trailerBody{ReadCloser: res.Body, res: res, plan: x.plan}
+	}
 	return nil
+}
+
+// trailerBody applies the plan to the trailers that came with the body,
+// once it is read to the end (ReverseProxy copies them after that).
+type trailerBody struct {
+	io.ReadCloser
+	res  *http.Response
+	plan *Plan
+}
+
+func (b *trailerBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err == io.EOF {
+		b.plan.trailers(b.res.Trailer)
+	}
+	return n, err
 }
 
 // proxyError hands the upstream error to the attempt; the exchange, not

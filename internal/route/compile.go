@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/rgate/rgate/internal/config"
@@ -77,6 +78,14 @@ func compileRoute(rc config.Route, b *Backend, st *State, deps Deps) *Route {
 	if r.Timeout <= 0 {
 		r.Timeout = config.DefaultRouteTimeout
 	}
+	r.Methods, r.Allow = compileMethods(rc.Methods)
+	r.Upgrades = []string{"websocket"}
+	if rc.Upgrades != nil {
+		r.Upgrades = r.Upgrades[:0]
+		for _, u := range rc.Upgrades {
+			r.Upgrades = append(r.Upgrades, strings.ToLower(u))
+		}
+	}
 	if rc.Headers != nil {
 		r.RequestHeaders = headers.Compile(rc.Headers.Request)
 		r.ResponseHeaders = headers.Compile(rc.Headers.Response)
@@ -125,6 +134,25 @@ func chain(r *Route, rc config.Route, b *Backend, st *State, forward func(*Route
 	}
 	slices.Reverse(r.Policies)
 	return h
+}
+
+// defaultAllow is the Allow header of a route without methods: every
+// method it serves.
+var defaultAllow = []string{"GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"}
+
+// compileMethods returns a route's methods (nil: all but TRACE) and the
+// Allow header of its 405 answers.
+func compileMethods(ms []string) ([]string, []string) {
+	if ms == nil {
+		return nil, defaultAllow
+	}
+	out := make([]string, 0, len(ms))
+	for _, m := range ms {
+		if m = strings.ToUpper(m); !slices.Contains(out, m) {
+			out = append(out, m)
+		}
+	}
+	return out, []string{strings.Join(out, ", ")}
 }
 
 func compileDefault(d config.DefaultResponse) Default {

@@ -8,6 +8,7 @@ package route
 import (
 	"net/http"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/rgate/rgate/internal/config"
@@ -60,6 +61,12 @@ type Route struct {
 	Retries int
 	// MaxBodyBytes caps the request body; 0 means no cap.
 	MaxBodyBytes int64
+	// Methods are the methods the route serves, nil for every one but
+	// TRACE; Allow is the matching Allow header of a 405 answer.
+	Methods []string
+	Allow   []string
+	// Upgrades are the protocols (lower case) a client may switch to.
+	Upgrades []string
 	// RequestHeaders and ResponseHeaders are the route's header rules.
 	RequestHeaders, ResponseHeaders headers.Rules
 	// Limiter and Cache are the route's policy state, nil when off.
@@ -72,6 +79,14 @@ type Route struct {
 	// Handler is the route's chain: policies, then the forwarder (nil in
 	// a table compiled without Deps.Forward, which is never served).
 	Handler http.Handler
+}
+
+// Serves reports whether the route serves requests with method m.
+func (r *Route) Serves(m string) bool {
+	if r.Methods == nil {
+		return m != "TRACE"
+	}
+	return slices.Contains(r.Methods, m)
 }
 
 // Backend is a named set of upstreams.
