@@ -12,9 +12,10 @@ import (
 
 // reply is a whole response.
 type reply struct {
-	status int
-	header http.Header
-	body   []byte
+	status  int
+	header  http.Header
+	body    []byte
+	trailer http.Header
 }
 
 func (r reply) backend() string { return r.header.Get("X-Backend-Name") }
@@ -43,7 +44,7 @@ func doWith(c *http.Client, req *http.Request) (reply, error) {
 	if err != nil {
 		return reply{}, err
 	}
-	return reply{status: resp.StatusCode, header: resp.Header, body: body}, nil
+	return reply{status: resp.StatusCode, header: resp.Header, body: body, trailer: resp.Trailer}, nil
 }
 
 // do sends req and fails the test on a transport error.
