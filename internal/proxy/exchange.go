@@ -32,9 +32,11 @@ type exchange struct {
 	// deadline is the route timeout: it bounds the attempts up to the
 	// answer's head.
 	deadline time.Time
-	// in is the client's body (nil without one). body is the whole of it
-	// when it was read first; stream what is sent otherwise.
+	// in is the client's body (nil without one; it points at inBody).
+	// body is the whole of it when it was read first; stream what is sent
+	// otherwise.
 	in     *clientBody
+	inBody clientBody
 	body   []byte
 	stream io.ReadCloser
 	tries

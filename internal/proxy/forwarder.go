@@ -115,7 +115,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		x.maxAttempts += rt.Retries
 	}
 	if r.Body != nil && r.Body != http.NoBody {
-		x.in = &clientBody{rc: r.Body}
+		x.in = &x.inBody
+		x.in.rc = r.Body
 		if rt.MaxBodyBytes > 0 {
 			x.in.rc = http.MaxBytesReader(w, r.Body, rt.MaxBodyBytes)
 		}
