@@ -34,6 +34,7 @@ type conn struct {
 	bw         *bufio.Writer
 	p          headParser
 	lastMethod string
+	emptyLines int    // empty lines skipped before the next request line
 	headerHint int    // fields in the last response's header (see Header)
 	rdeadline  bool   // a read deadline may be set on rwc
 	werr       error  // first write error on rwc
@@ -120,6 +121,32 @@ func numLeadingCRorLF(v []byte) (n int) {
 	return
 }
 
+// maxEmptyLines bounds the empty lines skipped before a request line: one
+// more, and it is read as an empty request line (a malformed request,
+// which the fallback answers with 400).
+const maxEmptyLines = 8
+
+// skipEmptyLines discards the empty lines (CRLF, or a bare LF) buffered
+// before a request line, which RFC 9112 section 2.2 lets a server ignore,
+// up to maxEmptyLines since the last request. It reports whether more may
+// follow: nothing is buffered but at most a CR, and the bound is not
+// reached.
+func (c *conn) skipEmptyLines() bool {
+	for c.emptyLines < maxEmptyLines {
+		buf, _ := c.br.Peek(min(c.br.Buffered(), 2))
+		switch {
+		case len(buf) > 0 && buf[0] == '\n':
+			c.br.Discard(1)
+		case len(buf) == 2 && buf[0] == '\r' && buf[1] == '\n':
+			c.br.Discard(2)
+		default:
+			return len(buf) == 0 || len(buf) == 1 && buf[0] == '\r'
+		}
+		c.emptyLines++
+	}
+	return false
+}
+
 // readHead reads and parses the next request head. On headOK the head is
 // the first c.p.headLen buffered bytes.
 func (c *conn) readHead() int {
@@ -128,6 +155,12 @@ func (c *conn) readHead() int {
 		peek, _ := c.br.Peek(4)
 		c.br.Discard(numLeadingCRorLF(peek))
 	}
+	for c.skipEmptyLines() {
+		if _, err := c.br.Peek(c.br.Buffered() + 1); err != nil {
+			break // the parse below meets the error again
+		}
+	}
+	c.emptyLines = 0
 	c.p.reset(c.srv.maxHead())
 	buf, _ := c.br.Peek(c.br.Buffered())
 	for {
@@ -290,11 +323,28 @@ func (c *conn) serveNext() fate {
 
 // awaitHead starts the next head's ReadHeaderTimeout once its first bytes
 // are in; when a whole head is already buffered there is nothing to wait
-// for.
+// for. Empty lines before it (see skipEmptyLines) are not its first
+// bytes: the connection stays idle, under the same idle deadline, and
+// waits (or parks) again.
 func (c *conn) awaitHead() fate {
+	for c.skipEmptyLines() {
+		if c.br.Buffered() == 0 && !c.cr.hasByte {
+			if f := c.waitIdle(time.Time{}); f != serveOn {
+				return f
+			}
+			continue
+		}
+		c.setReadDeadline(c.idleDeadline) // the rest of a CRLF
+		if _, err := c.br.Peek(c.br.Buffered() + 1); err != nil {
+			return closeIt
+		}
+	}
 	if c.headBuffered() {
 		return serveOn // nothing left to read for it: no header timeout to start
 	}
+	// The idle deadline, not waitIdle's shorter hold, for the rest of the
+	// first bytes.
+	c.setReadDeadline(c.idleDeadline)
 	if _, err := c.br.Peek(4); err != nil {
 		return closeIt
 	}

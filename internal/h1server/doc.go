@@ -30,6 +30,13 @@
 //
 // Lines are checked as they arrive, so a malformed request line is handed
 // off (and answered by net/http) without waiting for the rest of the head.
+// Empty lines (CRLF, or a bare LF) before a request line are skipped, as
+// RFC 9112 section 2.2 allows, up to 8 of them before each request: at
+// the start of a connection and between requests, before either path
+// reads the head, so net/http never sees them. Between requests they
+// leave the connection idle (it may park again, and its idle timeout runs
+// on); a ninth is read as an empty request line, which net/http answers
+// with 400.
 // The *http.Request built is the one net/http's readRequest builds from the
 // same bytes (FuzzParseHead checks this against http.ReadRequest): Method,
 // URL, Proto, canonical Header without Host, Pragma: no-cache implying
@@ -111,6 +118,10 @@
 //     hand-off; a head declined mid-way may so take up to twice the
 //     timeout in total.
 //   - The disconnect watcher starts 50 ms into a handler, not at once.
+//   - Empty lines before a request line are skipped (see Fast path);
+//     net/http skips up to 4 CR or LF bytes after a POST only, and answers
+//     400 otherwise. Empty lines before a request on a connection net/http
+//     owns are net/http's business.
 //   - Writing to a ResponseWriter after its ServeHTTP returned, which
 //     http.ResponseWriter forbids, fails with errWriterDone; it never
 //     lands in the next response.

@@ -14,7 +14,9 @@ const idleBufferHold = time.Second
 // before its header timeout starts, as net/http does. A connection idle for
 // a while holds no buffers (4 KiB each; 80 MiB for 10,000 idle connections
 // otherwise) and, parked, no goroutine: see waitIdle. Bytes already
-// buffered (pipelined requests) need no wait.
+// buffered (pipelined requests) need no wait; empty lines buffered after
+// the last request (a client's CRLF after a body) are skipped first, so
+// that they do not keep the connection from parking.
 func (c *conn) idle() fate {
 	var now time.Time
 	c.idleDeadline = time.Time{}
@@ -22,6 +24,7 @@ func (c *conn) idle() fate {
 		now = time.Now()
 		c.idleDeadline = now.Add(d)
 	}
+	c.skipEmptyLines()
 	if c.br.Buffered() == 0 && !c.cr.hasByte && c.bw.Buffered() == 0 {
 		return c.waitIdle(now)
 	}
