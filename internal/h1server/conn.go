@@ -297,7 +297,7 @@ func (c *conn) serveNext() fate {
 	s := c.srv
 	switch c.readHead() {
 	case headDecline:
-		return c.handoff()
+		return c.declined()
 	case headFail:
 		return closeIt
 	}

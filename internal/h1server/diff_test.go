@@ -419,7 +419,9 @@ func diffCases() []diffCase {
 		{name: "garbage", req: "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"},
 		// Empty lines before a request line are skipped here and answered
 		// 400 by net/http (which skips up to 4 CR/LF bytes after a POST
-		// only): TestEmptyLinesBeforeRequest, not this table.
+		// only): TestEmptyLinesBeforeRequest, not this table. Likewise an
+		// HTTP/1.0 request with a Transfer-Encoding field, refused here and
+		// served by net/http: TestHTTP10TransferEncoding.
 		{name: "crlf-after-post", path: "FF", req: post("/echo", "abc") + "\r\n" + get("/echo")},
 		{name: "conn-close", path: "F", req: get("/echo", "Connection: close\r\n") + get("/echo")},
 		{name: "conn-close-token", req: get("/echo", "Connection: keep-alive, Close\r\n") + get("/echo")},

@@ -29,7 +29,8 @@
 //   - the head fits in min(MaxHeaderBytes, 4096) bytes.
 //
 // Lines are checked as they arrive, so a malformed request line is handed
-// off (and answered by net/http) without waiting for the rest of the head.
+// off (and answered by net/http) without waiting for the rest of the head;
+// an HTTP/1.0 head is read to its end first (see below).
 // Empty lines (CRLF, or a bare LF) before a request line are skipped, as
 // RFC 9112 section 2.2 allows, up to 8 of them before each request: at
 // the start of a connection and between requests, before either path
@@ -111,6 +112,28 @@
 // (client EOF) is handed off too, so net/http answers it as before. TLS
 // connections (*tls.Conn, from a tls.Listener) are handed off unread at
 // accept: the handshake, ALPN (HTTP/2) and Request.TLS stay net/http's.
+//
+// # HTTP/1.0 with Transfer-Encoding
+//
+// net/http ignores (and deletes) a Transfer-Encoding field in an HTTP/1.0
+// request and frames the request by its Content-Length; RFC 9112 section
+// 6.1 requires a server to treat that framing as faulty, since what
+// follows may be body that a sender in front framed differently. Such a
+// request is answered 400 (Connection: close) and the connection closed,
+// wherever its head is read. A field counts as net/http reads fields: a
+// line starting "Transfer-Encoding:" in any case, not one folded into the
+// field before it. The fast path reads an HTTP/1.0 head it declines to its
+// end, within the bytes it reads a head in (min(MaxHeaderBytes, 4096)),
+// and refuses it there, as net/http answers a request it cannot read.
+// Every other head net/http reads itself (a longer one, the later
+// requests on a connection it owns) goes through the watch of the
+// hand-off connection, which follows the bytes net/http reads line by line
+// as its header reader does and ends a read at the end of each HTTP/1.0
+// head; a guard in front of the Fallback's handler refuses the request if
+// the head just read had the field. So that no handler is bypassed, the
+// guard also gives net/http's answer to "OPTIONS *" (unless the Fallback
+// disables it). TLS connections, whose bytes net/http reads from the
+// *tls.Conn itself, are not watched.
 //
 // # Differences from net/http
 //

@@ -40,8 +40,10 @@ type Server struct {
 	ParkIdleAfter time.Duration
 	// Fallback serves every connection the fast path declines. Serve
 	// fills in its Handler, ReadHeaderTimeout, IdleTimeout, MaxHeaderBytes
-	// and ErrorLog from the fields above where they are zero, and runs it
-	// on an internal listener. Nil means a new http.Server.
+	// and ErrorLog from the fields above where they are zero, puts a guard
+	// in front of its Handler (which also takes over its "OPTIONS *"
+	// answer) and a ConnContext (calling any it had), and runs it on an
+	// internal listener. Nil means a new http.Server.
 	Fallback *http.Server
 
 	initOnce   sync.Once
@@ -80,6 +82,7 @@ func (s *Server) init() {
 		if fb.ErrorLog == nil && s.ErrorLog != nil {
 			fb.ErrorLog = slog.NewLogLogger(s.ErrorLog.Handler(), slog.LevelError)
 		}
+		guardFallback(fb)
 		s.baseCtx = context.WithValue(context.Background(), http.ServerContextKey, fb)
 		s.fallbackLn = newChanListener()
 		s.conns = make(map[*conn]struct{})
