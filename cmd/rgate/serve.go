@@ -184,11 +184,12 @@ func listen(cfg *config.Config, o options, adminPort int, traffic, adminHandler 
 			MaxHeaderBytes:    int(cfg.Server.MaxHeaderBytes),
 			ErrorLog:          log,
 			ParkIdleAfter:     parkIdleAfter,
+			// The Fallback's MaxHeaderBytes is h1server's to set: net/http
+			// reads 4 KiB more than its own.
 			Fallback: &http.Server{
 				Handler:           sp.h,
 				ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout.D(),
 				IdleTimeout:       cfg.Server.IdleTimeout.D(),
-				MaxHeaderBytes:    int(cfg.Server.MaxHeaderBytes),
 				ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 			},
 		}})

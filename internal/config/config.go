@@ -118,8 +118,16 @@ type Server struct {
 	// ShutdownGrace bounds how long in-flight requests may finish after
 	// SIGINT/SIGTERM. Default 15s.
 	ShutdownGrace Duration `yaml:"shutdown_grace"`
-	// MaxHeaderBytes caps the size of a request's header block; a larger
-	// one gets 431. Default 1MiB.
+	// MaxHeaderBytes caps the size of a request's head: the request line,
+	// the header fields and the empty line that ends them, in bytes as
+	// received (empty lines before the request line do not count). A head
+	// of exactly MaxHeaderBytes is accepted, one byte more gets 431.
+	// Exception: on a connection rgate has handed to net/http (after a
+	// chunked upload, an Upgrade, an HTTP/1.0 request, a head over 4KiB,
+	// ...), net/http counts a later request's head from the bytes it reads
+	// after the request before it: what of the head came in with that
+	// request (at most 4096 bytes) is not counted, and a cap under 4097
+	// bytes is 4097 there. Default 1MiB.
 	MaxHeaderBytes Size `yaml:"max_header_bytes"`
 	// TrustedProxies are the addresses (IPs or CIDR ranges) of proxies in
 	// front of rgate whose X-Forwarded-For/-Proto/-Host are believed. From

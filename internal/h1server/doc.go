@@ -16,7 +16,9 @@
 // Each connection is served by one goroutine with a pooled 4 KiB
 // bufio.Reader and bufio.Writer. It parses every request head itself and
 // serves the request only when all of these hold; otherwise it hands the
-// connection off (below) and never answers an error itself:
+// connection off (below), answering only two errors itself: 400 for an
+// HTTP/1.0 request with a Transfer-Encoding field, and 431 for a head over
+// a MaxHeaderBytes under 4097 (both below):
 //
 //   - the request line is "METHOD SP origin-form SP HTTP/1.1" with a token
 //     method other than CONNECT and a target starting with "/" that
@@ -31,6 +33,13 @@
 // Lines are checked as they arrive, so a malformed request line is handed
 // off (and answered by net/http) without waiting for the rest of the head;
 // an HTTP/1.0 head is read to its end first (see below).
+//
+// A head over MaxHeaderBytes (request line through the empty line that
+// ends it) gets 431: the Fallback's own MaxHeaderBytes is set 4096 lower,
+// since net/http reads that much more, and for a MaxHeaderBytes under
+// 4097, which net/http cannot go down to, the fast path reads a head it
+// declines to its end and answers 431 itself when it is too large.
+//
 // Empty lines (CRLF, or a bare LF) before a request line are skipped, as
 // RFC 9112 section 2.2 allows, up to 8 of them before each request: at
 // the start of a connection and between requests, before either path
@@ -38,6 +47,7 @@
 // leave the connection idle (it may park again, and its idle timeout runs
 // on); a ninth is read as an empty request line, which net/http answers
 // with 400.
+//
 // The *http.Request built is the one net/http's readRequest builds from the
 // same bytes (FuzzParseHead checks this against http.ReadRequest): Method,
 // URL, Proto, canonical Header without Host, Pragma: no-cache implying
@@ -157,6 +167,10 @@
 //   - Superfluous WriteHeader calls are logged at debug level; panics and
 //     misuse go to ErrorLog (slog.Default() when nil) rather than the log
 //     package.
+//   - MaxHeaderBytes counts exactly the head's bytes (see Fast path), not
+//     up to 4096 more as net/http's does. On a connection net/http owns,
+//     a later request's head is net/http's to count (see
+//     Server.MaxHeaderBytes).
 //   - Only ReadHeaderTimeout and IdleTimeout exist on the fast path: a
 //     ReadTimeout or WriteTimeout set on Fallback applies to handed-off
 //     connections only.

@@ -15,25 +15,33 @@ type connectionStater interface {
 	ConnectionState() tls.ConnectionState
 }
 
-// declined hands off a head the fast path declined, unless it is an
-// HTTP/1.0 head with a Transfer-Encoding field (see headWatch): such a
-// head is answered 400 and the connection closed. To tell, an HTTP/1.0
-// head is read to its end, as far as the fast path reads a head
-// (Server.maxHead); a longer one is handed off, for fallbackGuard to
-// refuse.
+// declined hands off a head the fast path declined, unless it must be
+// refused here: an HTTP/1.0 head with a Transfer-Encoding field (see
+// headWatch), answered 400, and a head over MaxHeaderBytes that the
+// Fallback would take (when MaxHeaderBytes is under 4097, see
+// Server.refuseLarge), answered 431. To tell, an HTTP/1.0 head, and with
+// refuseLarge any declined head, is read to its end, as far as the fast
+// path reads a head (Server.maxHead); a longer HTTP/1.0 head is handed
+// off, for fallbackGuard to refuse.
 func (c *conn) declined() fate {
 	var w headWatch
-	limit := c.srv.maxHead()
+	s := c.srv
+	limit := s.maxHead()
 	for {
 		buf, _ := c.br.Peek(c.br.Buffered())
 		w.feed(buf[w.off:])
 		switch {
+		case w.firstEnd > int64(limit) || w.firstEnd == 0 && len(buf) >= limit:
+			if s.refuseLarge {
+				return c.refuse("431 Request Header Fields Too Large")
+			}
+			return c.handoff() // the Fallback answers 431 if it is too large
 		case w.firstEnd > 0:
-			if w.firstEnd <= int64(limit) && w.firstHeadTE() {
+			if w.firstHeadTE() {
 				return c.refuse("400 Bad Request")
 			}
 			return c.handoff()
-		case w.state == wantRequestLine || !w.firstHTTP10 || len(buf) >= limit:
+		case !s.refuseLarge && (w.state == wantRequestLine || !w.firstHTTP10):
 			return c.handoff()
 		}
 		if _, err := c.br.Peek(len(buf) + 1); err != nil {

@@ -25,9 +25,18 @@ type Server struct {
 	// IdleTimeout closes keep-alive connections idle this long between
 	// requests. Zero means no limit.
 	IdleTimeout time.Duration
-	// MaxHeaderBytes bounds the request head; larger heads are handed to
-	// the fallback, which answers 431 as net/http does. Zero means
-	// http.DefaultMaxHeaderBytes.
+	// MaxHeaderBytes is the size of the largest request head accepted: the
+	// request line, the header fields and the empty line that ends them,
+	// as received (empty lines skipped before the request line do not
+	// count). A larger head gets 431, from the fast path when it is under
+	// 4 KiB, from the Fallback otherwise: Serve sets the Fallback's
+	// MaxHeaderBytes 4096 lower (net/http reads that much more), or to 1
+	// for a value under 4097. Zero means http.DefaultMaxHeaderBytes. This
+	// holds for every head the fast path reads or hands off; on a
+	// connection net/http owns, it counts a later request's head from the
+	// bytes it reads after the request before it: what of the head came in
+	// with that request (at most 4096 bytes) is not counted, and a value
+	// under 4097 is 4097 there.
 	MaxHeaderBytes int
 	// ErrorLog receives panics and handler misuse reports; nil means
 	// slog.Default().
@@ -46,10 +55,11 @@ type Server struct {
 	// internal listener. Nil means a new http.Server.
 	Fallback *http.Server
 
-	initOnce   sync.Once
-	fallbackLn *chanListener
-	fallbackWG sync.WaitGroup
-	baseCtx    context.Context
+	initOnce    sync.Once
+	refuseLarge bool // the fast path answers 431 for a head over headLimit (see init)
+	fallbackLn  *chanListener
+	fallbackWG  sync.WaitGroup
+	baseCtx     context.Context
 
 	inShutdown atomic.Bool
 	park       atomic.Pointer[parker] // set once, when first needed
@@ -77,8 +87,15 @@ func (s *Server) init() {
 			fb.IdleTimeout = s.IdleTimeout
 		}
 		if fb.MaxHeaderBytes == 0 {
-			fb.MaxHeaderBytes = s.MaxHeaderBytes
+			fb.MaxHeaderBytes = max(s.headLimit()-netHTTPHeadSlack, 1)
 		}
+		// The fast path refuses the heads over the limit that the Fallback
+		// would take, when the limit fits its read buffer.
+		fbLimit := http.DefaultMaxHeaderBytes
+		if fb.MaxHeaderBytes > 0 {
+			fbLimit = fb.MaxHeaderBytes
+		}
+		s.refuseLarge = fbLimit+netHTTPHeadSlack > s.headLimit() && s.headLimit() <= readBufSize
 		if fb.ErrorLog == nil && s.ErrorLog != nil {
 			fb.ErrorLog = slog.NewLogLogger(s.ErrorLog.Handler(), slog.LevelError)
 		}
@@ -94,14 +111,20 @@ func (s *Server) init() {
 	})
 }
 
-// maxHead is the largest head the fast path parses.
-func (s *Server) maxHead() int {
-	n := s.MaxHeaderBytes
-	if n <= 0 {
-		n = http.DefaultMaxHeaderBytes
+// netHTTPHeadSlack is how many bytes more than its MaxHeaderBytes
+// net/http reads for a head (its initialReadLimitSize).
+const netHTTPHeadSlack = 4096
+
+// headLimit is the size of the largest head accepted (MaxHeaderBytes).
+func (s *Server) headLimit() int {
+	if s.MaxHeaderBytes <= 0 {
+		return http.DefaultMaxHeaderBytes
 	}
-	return min(n, readBufSize)
+	return s.MaxHeaderBytes
 }
+
+// maxHead is the largest head the fast path parses.
+func (s *Server) maxHead() int { return min(s.headLimit(), readBufSize) }
 
 func (s *Server) shuttingDown() bool { return s.inShutdown.Load() }
 
