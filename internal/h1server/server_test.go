@@ -424,6 +424,43 @@ func TestPanicRecovery(t *testing.T) {
 	}
 }
 
+// TestAbortHandlerSendsNothing: a fast-path handler that panics with
+// http.ErrAbortHandler before anything was sent (nothing written, or only
+// a header decided at WriteHeader, which net/http would not have sent
+// yet) has the connection closed without a byte, and nothing logged.
+func TestAbortHandlerSendsNothing(t *testing.T) {
+	var logs syncBuffer
+	var fast, served atomic.Int32
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		served.Add(1)
+		if _, ok := w.(*response); ok {
+			fast.Add(1)
+		}
+		if r.URL.Path == "/after-header" {
+			w.Header().Set("Content-Length", "5")
+			w.Header().Set("Content-Type", "text/plain")
+			w.WriteHeader(http.StatusOK)
+		}
+		panic(http.ErrAbortHandler)
+	})
+	addr := startServer(t, &Server{Handler: h, ErrorLog: slog.New(slog.NewTextHandler(&logs, nil))})
+	for i, path := range []string{"/nothing", "/after-header"} {
+		c := dial(t, addr)
+		io.WriteString(c, get(path)+get("/next"))
+		c.SetReadDeadline(time.Now().Add(3 * time.Second))
+		out, err := io.ReadAll(c)
+		if err != nil || len(out) > 0 {
+			t.Errorf("%s: got %q, %v; want the connection closed with nothing sent", path, out, err)
+		}
+		if n := int32(i + 1); served.Load() != n || fast.Load() != n {
+			t.Errorf("%s: %d requests served, %d on the fast path; want %d and %d", path, served.Load(), fast.Load(), n, n)
+		}
+	}
+	if out := logs.String(); out != "" {
+		t.Errorf("logged %q", out)
+	}
+}
+
 func TestHandoffMidConnection(t *testing.T) {
 	var fastN, slowN atomic.Int32
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
