@@ -120,14 +120,16 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rt, ok := lookup(t, r)
 	switch {
 	case !ok:
-		httperr.Write(rw, httperr.ErrBadPath, rw.Info.ID)
+		httperr.Write(rw, r, httperr.ErrBadPath)
 	case rt == nil:
-		writeDefault(rw, &t.Default)
+		if !httperr.NoRoute(rw, r, t.Default.Status) {
+			writeDefault(rw, &t.Default)
+		}
 	case !rt.Serves(r.Method):
 		rw.route = rt
 		rw.Info.Route, rw.Info.Backend = rt.Prefix, rt.Backend.Name
 		rw.Header()["Allow"] = rt.Allow
-		httperr.Write(rw, httperr.ErrMethodNotAllowed, rw.Info.ID)
+		httperr.Write(rw, r, httperr.ErrMethodNotAllowed)
 	default:
 		rw.route = rt
 		rw.Info.Route, rw.Info.Backend = rt.Prefix, rt.Backend.Name

@@ -24,6 +24,8 @@ import (
 	"net/http"
 	"strconv"
 	"syscall"
+
+	"github.com/rgate/rgate/internal/reqid"
 )
 
 // Sentinel errors. Wrap them with %w to add detail; Status uses errors.Is.
@@ -120,9 +122,10 @@ func IsConnectError(err error) bool {
 	return false
 }
 
-// Write answers the client for err. A 499 writes nothing (nobody is
-// listening). requestID goes into the body so a user can quote it.
-func Write(w http.ResponseWriter, err error, requestID string) int {
+// Write answers the client of r for err. A 499 writes nothing (nobody is
+// listening). The request id goes into the body so a user can quote it; a
+// gRPC call gets the same refusal in gRPC's form instead (see IsGRPC).
+func Write(w http.ResponseWriter, r *http.Request, err error) int {
 	status := Status(err)
 	if status == StatusClientClosed {
 		return status
@@ -131,7 +134,11 @@ func Write(w http.ResponseWriter, err error, requestID string) int {
 	if errors.Is(err, ErrRequestBody) {
 		msg = ErrRequestBody.Error()
 	}
-	writeBody(w, status, msg, requestID)
+	if IsGRPC(r) {
+		writeGRPC(w, status, msg)
+		return status
+	}
+	writeBody(w, status, msg, r.Header.Get(reqid.Header))
 	return status
 }
 

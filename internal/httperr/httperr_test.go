@@ -12,6 +12,8 @@ import (
 	"os"
 	"syscall"
 	"testing"
+
+	"github.com/rgate/rgate/internal/reqinfo"
 )
 
 type timeoutErr struct{}
@@ -52,7 +54,7 @@ func TestStatus(t *testing.T) {
 func TestWrite(t *testing.T) {
 	t.Parallel()
 	rec := httptest.NewRecorder()
-	if got := Write(rec, ErrNoUpstream, `id"1`); got != 503 {
+	if got := Write(rec, reqWithID(`id"1`), ErrNoUpstream); got != 503 {
 		t.Fatalf("status %d", got)
 	}
 	var body map[string]string
@@ -67,7 +69,7 @@ func TestWrite(t *testing.T) {
 	}
 
 	rec = httptest.NewRecorder()
-	if got := Write(rec, context.Canceled, "x"); got != 499 || rec.Body.Len() != 0 || rec.Code != 200 {
+	if got := Write(rec, reqWithID("x"), context.Canceled); got != 499 || rec.Body.Len() != 0 || rec.Code != 200 {
 		t.Errorf("client-gone wrote something: %d %q", rec.Code, rec.Body.String())
 	}
 }
@@ -86,6 +88,45 @@ func TestStatusPolicies(t *testing.T) {
 	} {
 		if got := Status(tc.err); got != tc.want {
 			t.Errorf("Status(%v) = %d, want %d", tc.err, got, tc.want)
+		}
+	}
+}
+
+func reqWithID(id string) *http.Request {
+	r := httptest.NewRequest("GET", "/", nil)
+	r.Header.Set("X-Request-Id", id)
+	return r
+}
+
+func TestWriteGRPC(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		err        error
+		ct         string
+		proto      int
+		wantGRPC   string // "" for the JSON form
+		wantStatus int    // the HTTP-equivalent status recorded
+	}{
+		{ErrNoUpstream, "application/grpc", 2, "14", 503},
+		{ErrUpstreamTimeout, "application/grpc+proto", 2, "4", 504},
+		{ErrRateLimited, "application/grpc", 2, "8", 429},
+		{ErrCircuitOpen, "application/grpc;charset=utf-8", 2, "14", 503},
+		{ErrNoUpstream, "application/grpc-web", 2, "", 503},
+		{ErrNoUpstream, "application/grpc", 1, "", 503}, // gRPC needs HTTP/2
+		{ErrNoUpstream, "application/json", 2, "", 503},
+	} {
+		r := reqWithID("g")
+		r.ProtoMajor = tc.proto
+		r.Header.Set("Content-Type", tc.ct)
+		rec := httptest.NewRecorder()
+		w := &reqinfo.Writer{ResponseWriter: rec}
+		Write(w, r, tc.err)
+		gs := rec.Header().Get("Grpc-Status")
+		if gs != tc.wantGRPC || w.Info.Status != tc.wantStatus {
+			t.Errorf("%v (%s, HTTP/%d): grpc-status %q recorded %d, want %q %d", tc.err, tc.ct, tc.proto, gs, w.Info.Status, tc.wantGRPC, tc.wantStatus)
+		}
+		if tc.wantGRPC != "" && (rec.Code != 200 || rec.Body.Len() != 0 || rec.Header().Get("Content-Type") != "application/grpc" || rec.Header().Get("Grpc-Message") == "") {
+			t.Errorf("%v: gRPC form %d %q %v, want 200, no body, application/grpc and a message", tc.err, rec.Code, rec.Body, rec.Header())
 		}
 	}
 }

@@ -10,7 +10,6 @@ import (
 
 	"github.com/rgate/rgate/internal/h1client"
 	"github.com/rgate/rgate/internal/httperr"
-	"github.com/rgate/rgate/internal/reqid"
 	"github.com/rgate/rgate/internal/reqinfo"
 	"github.com/rgate/rgate/internal/route"
 )
@@ -99,13 +98,12 @@ var bodyPool = sync.Pool{New: func() any { b := make([]byte, maxBufferedBody); r
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rt, b := h.rt, h.rt.Backend
-	id := r.Header.Get(reqid.Header)
 	if len(b.Upstreams) == 0 {
-		httperr.Write(w, httperr.ErrNoUpstream, id)
+		httperr.Write(w, r, httperr.ErrNoUpstream)
 		return
 	}
 	if rt.MaxBodyBytes > 0 && r.ContentLength > rt.MaxBodyBytes {
-		httperr.Write(w, httperr.ErrBodyTooLarge, id)
+		httperr.Write(w, r, httperr.ErrBodyTooLarge)
 		return
 	}
 	info := reqinfo.From(w)
@@ -125,13 +123,13 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			bp := bodyPool.Get().(*[]byte)
 			defer bodyPool.Put(bp)
 			if err := x.readBody(*bp); err != nil {
-				httperr.Write(w, x.finalError(err), id)
+				httperr.Write(w, r, x.finalError(err))
 				return
 			}
 		}
 	}
 	if err := x.run(h.engine(x)); err != nil {
-		httperr.Write(w, err, id)
+		httperr.Write(w, r, err)
 	}
 }
 

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/rgate/rgate/internal/httperr"
-	"github.com/rgate/rgate/internal/reqid"
 	"github.com/rgate/rgate/internal/reqinfo"
 )
 
@@ -48,7 +47,7 @@ func (h *handler) reject(w http.ResponseWriter, r *http.Request, info *reqinfo.I
 		info.Backend = h.backend
 	}
 	w.Header().Set("Retry-After", retryAfter(wait))
-	httperr.Write(w, httperr.ErrCircuitOpen, r.Header.Get(reqid.Header))
+	httperr.Write(w, r, httperr.ErrCircuitOpen)
 }
 
 // retryAfter renders d as whole seconds, rounded up, at least 1.

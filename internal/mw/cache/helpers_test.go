@@ -42,7 +42,7 @@ func proxyTo(t *testing.T, u string) *httputil.ReverseProxy {
 	return &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(target) },
 		// As the gateway does: one place maps the failure to a status.
-		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) { httperr.Write(w, err, "test") },
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) { httperr.Write(w, r, err) },
 	}
 }
 

@@ -34,7 +34,7 @@ func status(code int) http.HandlerFunc {
 // breakerOpen writes what the gateway writes for an open breaker or no
 // upstream: httperr's 503.
 func breakerOpen(w http.ResponseWriter, r *http.Request) {
-	httperr.Write(w, httperr.ErrCircuitOpen, "req-1")
+	httperr.Write(w, r, httperr.ErrCircuitOpen)
 }
 
 func TestStaleIfError(t *testing.T) {

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/rgate/rgate/internal/httperr"
-	"github.com/rgate/rgate/internal/reqid"
 	"github.com/rgate/rgate/internal/reqinfo"
 )
 
@@ -66,7 +65,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	vals[4] = l.itoa(max(ceilSeconds((1-tokens)/float64(t.perSec)), 1))
 	hdr[HeaderRetryAfter] = vals[4:5:5]
 	reqinfo.From(w).RateLimited = true
-	httperr.Write(w, httperr.ErrRateLimited, r.Header.Get(reqid.Header))
+	httperr.Write(w, r, httperr.ErrRateLimited)
 }
 
 // tierOf picks the request's tier: the tier header's value when it names a
