@@ -28,15 +28,15 @@ type Server struct {
 	// MaxHeaderBytes is the size of the largest request head accepted: the
 	// request line, the header fields and the empty line that ends them,
 	// as received (empty lines skipped before the request line do not
-	// count). A larger head gets 431, from the fast path when it is under
-	// 4 KiB, from the Fallback otherwise: Serve sets the Fallback's
-	// MaxHeaderBytes 4096 lower (net/http reads that much more), or to 1
-	// for a value under 4097. Zero means http.DefaultMaxHeaderBytes. This
-	// holds for every head the fast path reads or hands off; on a
-	// connection net/http owns, it counts a later request's head from the
-	// bytes it reads after the request before it: what of the head came in
-	// with that request (at most 4096 bytes) is not counted, and a value
-	// under 4097 is 4097 there.
+	// count). A larger head gets 431: from the Fallback, whose
+	// MaxHeaderBytes Serve sets (when zero) 4096 lower, since net/http
+	// reads that much more; from the fast path for a value under 4097,
+	// which net/http cannot go down to (the Fallback's is then 1). Zero
+	// means http.DefaultMaxHeaderBytes. This holds for every head the fast
+	// path reads or hands off; on a connection net/http owns, it counts a
+	// later request's head from the bytes it reads after the request
+	// before it: what of the head came in with that request (at most 4096
+	// bytes) is not counted, and a value under 4097 is 4097 there.
 	MaxHeaderBytes int
 	// ErrorLog receives panics and handler misuse reports; nil means
 	// slog.Default().
