@@ -248,4 +248,3 @@ func requireTool(t *testing.T, name string) string {
 	t.Skipf("%s is not installed", name)
 	return ""
 }
-
