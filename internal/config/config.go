@@ -9,8 +9,9 @@ import "time"
 
 // Config is one whole rgate configuration file.
 type Config struct {
-	// Routes map a request path prefix to a backend. The longest matching
-	// prefix wins.
+	// Routes map a request host and path prefix to a backend. Routes for
+	// the request's host come first (exact names before wildcards), then
+	// those without a host; among them the longest matching prefix wins.
 	Routes []Route `yaml:"routes"`
 	// DefaultResponse is what the gateway answers when no route matches.
 	// Default: status 404 with body "no route matches this path".
@@ -35,6 +36,12 @@ type Route struct {
 	// PathPrefix is a plain string prefix of the request path; it must start
 	// with "/". Required.
 	PathPrefix string `yaml:"path_prefix"`
+	// Host, when set, limits the route to requests for this host (the Host
+	// header, which for HTTP/2 is :authority; its port and one trailing
+	// dot are ignored): an exact name ("api.example.com") or a wildcard
+	// for one label ("*.example.com"), matched case-insensitively, an IDN
+	// in its ASCII (punycode) form. Default "": requests for any host.
+	Host string `yaml:"host"`
 	// Backend is the name of an entry in backends. Required.
 	Backend string `yaml:"backend"`
 	// Timeout bounds the whole upstream exchange (connect, send, response

@@ -51,6 +51,9 @@ func TestLoadFull(t *testing.T) {
 	if got := cfg.Routes[1].Timeout.D(); got != 90*time.Second {
 		t.Errorf("routes[1].timeout = %v, want 1m30s", got)
 	}
+	if got := cfg.Routes[0].Host; got != "pay.example.com" {
+		t.Errorf("routes[0].host = %q, want pay.example.com", got)
+	}
 	if got := cfg.Server.IdleTimeout.D(); got != 2*time.Minute {
 		t.Errorf("server.idle_timeout = %v, want 2m", got)
 	}

@@ -55,15 +55,22 @@ func (ch *checker) routes(routes []Route, backends []Backend) {
 	first := map[string]int{}
 	for i, r := range routes {
 		at := "routes[" + strconv.Itoa(i) + "]"
-		switch j, dup := first[r.PathPrefix]; {
+		if r.Host != "" {
+			if msg := checkHost(r.Host); msg != "" {
+				ch.add(at+".host", "%s", msg)
+			}
+		}
+		switch j, dup := first[r.Name()]; {
 		case r.PathPrefix == "":
 			ch.add(at+".path_prefix", "required, such as \"/api\"")
 		case !strings.HasPrefix(r.PathPrefix, "/"):
 			ch.add(at+".path_prefix", "must start with \"/\", got %q", r.PathPrefix)
-		case dup:
+		case dup && r.Host == "":
 			ch.add(at+".path_prefix", "duplicate path_prefix %q (also routes[%d])", r.PathPrefix, j)
+		case dup:
+			ch.add(at+".path_prefix", "duplicate path_prefix %q for host %q (also routes[%d])", r.PathPrefix, CanonicalHost(r.Host), j)
 		default:
-			first[r.PathPrefix] = i
+			first[r.Name()] = i
 		}
 		switch {
 		case r.Backend == "":

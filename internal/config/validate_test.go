@@ -2,6 +2,7 @@ package config
 
 import (
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -46,6 +47,41 @@ func TestParseProblems(t *testing.T) {
 			`t.yml:2: routes[0].path_prefix: must start with "/", got "api"`},
 		{"duplicate path_prefix", "routes:\n  - path_prefix: /a\n    backend: orders\n  - path_prefix: /a\n    backend: orders\n" + orders,
 			`t.yml:4: routes[1].path_prefix: duplicate path_prefix "/a" (also routes[0])`},
+		{"duplicate path_prefix on one host", "routes:\n  - path_prefix: /a\n    host: a.example.com\n    backend: orders\n" +
+			"  - path_prefix: /a\n    host: A.Example.com.\n    backend: orders\n" + orders,
+			`t.yml:5: routes[1].path_prefix: duplicate path_prefix "/a" for host "a.example.com" (also routes[0])`},
+		{"host wildcard of two labels", hostRoute("*.*.example.com"),
+			`t.yml:3: routes[0].host: "*.*.example.com": a wildcard covers exactly one label, like "*.example.com"`},
+		{"host wildcard inside a label", hostRoute("api*.example.com"),
+			`t.yml:3: routes[0].host: "api*.example.com": a wildcard covers exactly one label, like "*.example.com"`},
+		{"host wildcard not first", hostRoute("api.*.com"),
+			`t.yml:3: routes[0].host: "api.*.com": a wildcard covers exactly one label, like "*.example.com"`},
+		{"host wildcard alone", hostRoute("*"),
+			`t.yml:3: routes[0].host: "*": a wildcard alone would match every host; leave host out instead`},
+		{"host with port", hostRoute("api.example.com:8080"),
+			`t.yml:3: routes[0].host: "api.example.com:8080": leave the port out (the request's port is ignored)`},
+		{"host with scheme", hostRoute("https://api.example.com"),
+			`t.yml:3: routes[0].host: "https://api.example.com": a host name, not a URL: drop the scheme, like "api.example.com"`},
+		{"host with path", hostRoute("api.example.com/v1"),
+			`t.yml:3: routes[0].host: "api.example.com/v1": a host name has no path; match paths with path_prefix`},
+		{"host IPv6", hostRoute("[::1]"),
+			`t.yml:3: routes[0].host: "[::1]": an IPv6 address is not a host name; route by name`},
+		{"host empty label", hostRoute("api..example.com"),
+			`t.yml:3: routes[0].host: "api..example.com": empty label (a leading dot, or two dots in a row)`},
+		{"host leading dot", hostRoute(".example.com"),
+			`t.yml:3: routes[0].host: ".example.com": empty label (a leading dot, or two dots in a row)`},
+		{"host two trailing dots", hostRoute("example.com.."),
+			`t.yml:3: routes[0].host: "example.com..": empty label (a leading dot, or two dots in a row)`},
+		{"host IDN not in punycode", hostRoute("bücher.example"),
+			`t.yml:3: routes[0].host: "bücher.example": write an internationalised name in its ASCII (punycode) form, such as "xn--bcher-kva.example" for "bücher.example"`},
+		{"host bad character", hostRoute("api example.com"),
+			`t.yml:3: routes[0].host: "api example.com": " " is not allowed in a host name (letters, digits, "-" and "_")`},
+		{"host label with a hyphen at its end", hostRoute("api-.example.com"),
+			`t.yml:3: routes[0].host: "api-.example.com": label "api-" starts or ends with "-"`},
+		{"host label too long", hostRoute(strings.Repeat("a", 64) + ".example.com"),
+			`t.yml:3: routes[0].host: "` + strings.Repeat("a", 64) + `.example.com": label "` + strings.Repeat("a", 64) + `" is longer than 63 characters`},
+		{"host too long", hostRoute(strings.Repeat("abcdefghi.", 26) + "com"),
+			`t.yml:3: routes[0].host: "` + strings.Repeat("abcdefghi.", 26) + `com": longer than 253 characters`},
 		{"backend missing", "routes:\n  - path_prefix: /a\n" + orders,
 			`t.yml:2: routes[0].backend: required: the name of one of the backends`},
 		{"unknown backend, near", "routes:\n  - path_prefix: /a\n    backend: orders\n  - path_prefix: /b\n    backend: order\n" + orders,
@@ -95,6 +131,39 @@ func TestParseProblems(t *testing.T) {
 			cfg, err := Parse([]byte(tc.in), "t.yml")
 			wantProblems(t, cfg, err, tc.want)
 		})
+	}
+}
+
+// hostRoute is a config with one route for host h.
+func hostRoute(h string) string {
+	return "routes:\n  - path_prefix: /a\n    host: " + strconv.Quote(h) + "\n    backend: orders\n" + orders
+}
+
+// TestParseValidHosts checks the host forms that are accepted, and that a
+// prefix may repeat on different hosts (and once without a host).
+func TestParseValidHosts(t *testing.T) {
+	t.Parallel()
+	for _, h := range []string{"api.example.com", "API.Example.COM", "api.example.com.", "*.example.com", "*.com",
+		"localhost", "xn--bcher-kva.example", "10.0.0.1", "my_service", "a-b.c-d.e", strings.Repeat("a", 63) + ".com"} {
+		if _, err := Parse([]byte(hostRoute(h)), "t.yml"); err != nil {
+			t.Errorf("host %q: Parse = %v, want no error", h, err)
+		}
+	}
+	in := "routes:\n" +
+		"  - {path_prefix: /, host: a.example.com, backend: orders}\n" +
+		"  - {path_prefix: /, host: \"*.example.com\", backend: orders}\n" +
+		"  - {path_prefix: /, host: b.example.com, backend: orders}\n" +
+		"  - {path_prefix: /, backend: orders}\n" + orders
+	cfg, err := Parse([]byte(in), "t.yml")
+	if err != nil {
+		t.Fatalf("Parse = %v, want no error", err)
+	}
+	var names []string
+	for _, r := range cfg.Routes {
+		names = append(names, r.Name())
+	}
+	if want := []string{"a.example.com/", "*.example.com/", "b.example.com/", "/"}; !reflect.DeepEqual(names, want) {
+		t.Errorf("route names = %q, want %q", names, want)
 	}
 }
 
