@@ -140,7 +140,17 @@ type Server struct {
 	// front of rgate whose X-Forwarded-For/-Proto/-Host are believed. From
 	// any other client those headers are replaced. Default none.
 	TrustedProxies []string `yaml:"trusted_proxies"`
+	// TLS is the HTTPS listener. Default absent: plaintext only.
+	TLS *TLS `yaml:"tls"`
+	// HTTP2 offers HTTP/2 (ALPN h2) on the TLS port. Default true.
+	HTTP2 *bool `yaml:"http2"`
+	// H2C serves HTTP/2 without TLS on the plain port (prior knowledge).
+	// Default false.
+	H2C bool `yaml:"h2c"`
 }
+
+// HTTP2On reports whether the TLS port offers HTTP/2.
+func (s Server) HTTP2On() bool { return s.HTTP2 == nil || *s.HTTP2 }
 
 // Duration is a time.Duration written as a Go duration string ("30s", "1m").
 type Duration time.Duration

@@ -22,6 +22,9 @@ func (c *Config) ApplyDefaults() {
 	setDuration(&c.Server.IdleTimeout, DefaultIdleTimeout)
 	setDuration(&c.Server.ShutdownGrace, DefaultShutdownGrace)
 	c.applyPolicyDefaults()
+	if c.Server.TLS != nil {
+		c.Server.TLS.applyDefaults()
+	}
 }
 
 // setDuration sets *d to def when it is zero.

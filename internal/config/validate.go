@@ -203,6 +203,7 @@ func (ch *checker) server(s Server) {
 	ch.nonNegative("server.read_header_timeout", s.ReadHeaderTimeout)
 	ch.nonNegative("server.idle_timeout", s.IdleTimeout)
 	ch.nonNegative("server.shutdown_grace", s.ShutdownGrace)
+	ch.tls(s.TLS)
 }
 
 func (ch *checker) port(field string, p int) {
