@@ -58,7 +58,7 @@ func Compile(cfg *config.Config, snap docker.Snapshot, deps Deps) *Table {
 	for _, rc := range cfg.Routes {
 		t.routes = append(t.routes, compileRoute(rc, byName[rc.Backend], st, deps))
 	}
-	t.index = indexRoutes(t.routes)
+	t.index, t.hosts = indexRoutes(t.routes), indexHosts(t.routes)
 	st.Upstreams.Retain(live)
 	st.limiters.sweep()
 	st.breakers.sweep()
@@ -69,6 +69,8 @@ func Compile(cfg *config.Config, snap docker.Snapshot, deps Deps) *Table {
 func compileRoute(rc config.Route, b *Backend, st *State, deps Deps) *Route {
 	r := &Route{
 		Prefix:       rc.PathPrefix,
+		Host:         config.CanonicalHost(rc.Host),
+		Name:         rc.Name(),
 		Backend:      b,
 		Timeout:      rc.Timeout.D(),
 		StripPrefix:  rc.StripPrefix,

@@ -83,24 +83,28 @@ func TestCompileDefaultResponseDefaults(t *testing.T) {
 	}
 }
 
+// seedLookups are the paths of TestLookup and the prefix of the route
+// each gets in seedConfig ("" for none).
+var seedLookups = []struct {
+	path string
+	want string
+}{
+	{"/api/payment", "/api/payment"},
+	{"/api/payment/charge", "/api/payment"},
+	{"/api/paymentX", "/api/payment"}, // plain string prefix, as the spec says
+	{"/api/orders/1", "/api/orders"},
+	{"/api/other", "/api"},
+	{"/api", "/api"},
+	{"/ap", ""},
+	{"/", ""},
+	{"", ""},
+	{"/API/payment", ""},
+}
+
 func TestLookup(t *testing.T) {
 	t.Parallel()
 	tab := Compile(seedConfig(), docker.Snapshot{}, Deps{})
-	for _, tc := range []struct {
-		path string
-		want string // prefix, "" for none
-	}{
-		{"/api/payment", "/api/payment"},
-		{"/api/payment/charge", "/api/payment"},
-		{"/api/paymentX", "/api/payment"}, // plain string prefix, as the spec says
-		{"/api/orders/1", "/api/orders"},
-		{"/api/other", "/api"},
-		{"/api", "/api"},
-		{"/ap", ""},
-		{"/", ""},
-		{"", ""},
-		{"/API/payment", ""},
-	} {
+	for _, tc := range seedLookups {
 		got := tab.Lookup(tc.path)
 		gotP := ""
 		if got != nil {

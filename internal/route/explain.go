@@ -87,7 +87,7 @@ func Explain(t *Table, cfg *config.Config, snap docker.Snapshot, target string) 
 	}
 	p := u.Path
 	rt := t.Lookup(p)
-	if form, other, bad := t.ambiguity(p, u.RawPath, rt); bad {
+	if form, other, bad := t.ambiguity("", p, u.RawPath, rt); bad {
 		e.Outcome, e.Status = OutcomeRejected, http.StatusBadRequest
 		e.Reason = fmt.Sprintf("ambiguous path: as given it %s, but normalised to %q (as an upstream may) it %s, "+
 			"so the gateway rejects it with 400", matchText(rt), form, matchText(other))

@@ -351,7 +351,7 @@ func lookupTarget(t *testing.T, tab *Table, target string) (*Route, bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return tab.LookupRequest(r.URL.Path, r.URL.RawPath)
+	return tab.LookupRequest(r.Host, r.URL.Path, r.URL.RawPath)
 }
 
 // reasonsMatch compares reasons with want, each want a prefix of its reason.

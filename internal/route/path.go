@@ -6,28 +6,43 @@ import (
 	"strings"
 )
 
-// LookupRequest finds the route for a request path as the gateway receives
-// it: p is the decoded path (url.URL.Path) and raw the client's escaping of
-// it (url.URL.RawPath, "" when the canonical escaping is the client's). A
-// path with dot-segments or encoded slashes is also matched in the forms an
-// upstream might normalise it to; when any form would reach a different
-// route, the request is ambiguous and gets no route (ok false), so a crafted
-// path can never reach a backend whose prefix it does not really carry.
+// LookupRequest finds the route for a request as the gateway receives it:
+// host is its Host header (see LookupHost), p the decoded path
+// (url.URL.Path) and raw the client's escaping of it (url.URL.RawPath, ""
+// when the canonical escaping is the client's). A path with dot-segments
+// or encoded slashes is also matched, among the same host's routes, in the
+// forms an upstream might normalise it to; when any form would reach a
+// different route, the request is ambiguous and gets no route (ok false),
+// so a crafted path can never reach a backend whose prefix it does not
+// really carry.
 //
-// The common path (no dot-segment, canonical escaping) costs one Lookup and
-// allocates nothing.
-func (t *Table) LookupRequest(p, raw string) (rt *Route, ok bool) {
+// The common path (no dot-segment, canonical escaping) costs one lookup
+// and allocates nothing; a table without host routes never reads host.
+func (t *Table) LookupRequest(host, p, raw string) (rt *Route, ok bool) {
+	if t.hosts != nil {
+		return t.lookupHostRequest(requestHost(host), p, raw)
+	}
 	rt = t.Lookup(p)
-	if _, _, ambiguous := t.ambiguity(p, raw, rt); ambiguous {
+	if _, _, ambiguous := t.ambiguity("", p, raw, rt); ambiguous {
 		return nil, false
 	}
 	return rt, true
 }
 
-// ambiguity returns the first normalised form of the path (p, raw as in
-// LookupRequest) that Lookup sends to a route other than rt, and that route
-// (nil: the default response).
-func (t *Table) ambiguity(p, raw string, rt *Route) (form string, other *Route, found bool) {
+// lookupHostRequest is LookupRequest in a table with host routes, for a
+// host in requestHost's form.
+func (t *Table) lookupHostRequest(host, p, raw string) (rt *Route, ok bool) {
+	rt = t.match(host, p)
+	if _, _, ambiguous := t.ambiguity(host, p, raw, rt); ambiguous {
+		return nil, false
+	}
+	return rt, true
+}
+
+// ambiguity returns the first normalised form of the path (host, p, raw as
+// in LookupRequest, host in requestHost's form) that sends the request to a
+// route other than rt, and that route (nil: the default response).
+func (t *Table) ambiguity(host, p, raw string, rt *Route) (form string, other *Route, found bool) {
 	if raw == "" && !suspicious(p) {
 		return "", nil, false
 	}
@@ -39,7 +54,7 @@ func (t *Table) ambiguity(p, raw string, rt *Route) (form string, other *Route, 
 		if alt == "" {
 			continue
 		}
-		if o := t.Lookup(alt); o != rt {
+		if o := t.match(host, alt); o != rt {
 			return alt, o, true
 		}
 	}

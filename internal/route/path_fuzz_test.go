@@ -38,12 +38,20 @@ func harshNormalise(escaped string) string {
 	return path.Clean(p)
 }
 
+// fuzzHosts are the hosts each fuzzed target is sent to: none, one with
+// routes of its own, one covered by a wildcard, one with no routes.
+var fuzzHosts = []string{"", "a.example.com", "B.example.com:8080", "other"}
+
 func fuzzTable() *Table {
 	cfg := &config.Config{
 		Routes: []config.Route{
 			{PathPrefix: "/public", Backend: "pub"},
 			{PathPrefix: "/private", Backend: "priv"},
 			{PathPrefix: "/public/admin", Backend: "priv"},
+			{PathPrefix: "/public", Host: "a.example.com", Backend: "pub"},
+			{PathPrefix: "/", Host: "a.example.com", Backend: "priv"},
+			{PathPrefix: "/private", Host: "*.example.com", Backend: "priv"},
+			{PathPrefix: "/public/x", Host: "*.example.com", Backend: "pub"},
 		},
 		Backends: []config.Backend{{Name: "pub", URLs: []string{"http://127.0.0.1:1"}}, {Name: "priv", URLs: []string{"http://127.0.0.1:2"}}},
 	}
@@ -52,7 +60,8 @@ func fuzzTable() *Table {
 
 // FuzzLookupRequest: a request the gateway proxies to a route must land on
 // that same route however hard an upstream normalises its path, so a
-// crafted path can never reach a backend whose prefix it does not carry.
+// crafted path can never reach a backend whose prefix it does not carry,
+// whichever host (and so which set of routes) it is for.
 func FuzzLookupRequest(f *testing.F) {
 	for _, s := range []string{
 		"/public/x", "/public/../private/x", "/public/%2e%2e/private", "/public%2f..%2fprivate",
@@ -67,17 +76,19 @@ func FuzzLookupRequest(f *testing.F) {
 		if err != nil || u.Host != "" || !strings.HasPrefix(target, "/") {
 			return // not an origin-form request target net/http would hand over
 		}
-		rt, ok := t.LookupRequest(u.Path, u.RawPath)
-		if !ok || rt == nil {
-			return // answered 400 or by the default response: never proxied
-		}
-		n := harshNormalise(u.EscapedPath())
-		if got := t.Lookup(n); got != rt {
-			name := "no route"
-			if got != nil {
-				name = got.Prefix
+		for _, host := range fuzzHosts {
+			rt, ok := t.LookupRequest(host, u.Path, u.RawPath)
+			if !ok || rt == nil {
+				continue // answered 400 or by the default response: never proxied
 			}
-			tt.Fatalf("target %q routed to %s, but an upstream could read it as %q (%s)", target, rt.Prefix, n, name)
+			n := harshNormalise(u.EscapedPath())
+			if got := t.LookupHost(host, n); got != rt {
+				name := "no route"
+				if got != nil {
+					name = got.Name
+				}
+				tt.Fatalf("target %q for host %q routed to %s, but an upstream could read it as %q (%s)", target, host, rt.Name, n, name)
+			}
 		}
 	})
 }

@@ -112,10 +112,14 @@ func (n *radix) replace(b byte, c *radix) {
 	}
 }
 
+// indexRoutes indexes the routes without a host (indexHosts takes the
+// others).
 func indexRoutes(routes []*Route) *radix {
 	root := &radix{}
 	for _, r := range routes {
-		root.insert(r.Prefix, r)
+		if r.Host == "" {
+			root.insert(r.Prefix, r)
+		}
 	}
 	return root
 }

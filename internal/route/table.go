@@ -24,8 +24,11 @@ import (
 
 // Table is one compiled, immutable routing state.
 type Table struct {
-	// index finds the longest matching prefix (radix.go).
+	// index finds the longest matching prefix among the routes without a
+	// host (radix.go); hosts those of the routes with one (host.go), nil
+	// when there are none.
 	index *radix
+	hosts *hostIndex
 	// routes in config order.
 	routes []*Route
 	// Default is the answer when no route matches.
@@ -49,9 +52,16 @@ type Default struct {
 	ContentType   []string
 }
 
-// Route sends requests whose path starts with Prefix to Backend.
+// Route sends requests whose path starts with Prefix (and, when Host is
+// set, whose host matches it) to Backend.
 type Route struct {
-	Prefix  string
+	Prefix string
+	// Host is the route's host in config.CanonicalHost's form: a name,
+	// "*.domain", or "" for every host.
+	Host string
+	// Name identifies the route in stats, metrics and policy state (see
+	// config.Route.Name): Prefix, or Host+Prefix when Host is set.
+	Name    string
 	Backend *Backend
 	// Timeout bounds the upstream exchange up to the response headers.
 	Timeout time.Duration
@@ -126,13 +136,35 @@ type Skip struct {
 	Warn bool
 }
 
-// Lookup returns the route whose prefix is the longest prefix of path, or
-// nil when none is.
+// Lookup returns the route without a host whose prefix is the longest
+// prefix of path, or nil when none is: the route for a request that names
+// no host (LookupHost with host "").
 func (t *Table) Lookup(path string) *Route {
 	if t.index == nil {
 		return nil
 	}
 	return t.index.lookup(path)
+}
+
+// LookupHost returns the route for a request for host (a Host header
+// value, port and all) and path: the longest prefix among the routes for
+// exactly that host, else among the wildcard routes that cover it, else
+// among the routes without a host; nil when none matches.
+func (t *Table) LookupHost(host, path string) *Route {
+	if t.hosts == nil {
+		return t.Lookup(path)
+	}
+	return t.match(requestHost(host), path)
+}
+
+// match is LookupHost for a host already in requestHost's form.
+func (t *Table) match(host, path string) *Route {
+	if t.hosts != nil && host != "" {
+		if rt := t.hosts.lookup(host, path); rt != nil {
+			return rt
+		}
+	}
+	return t.Lookup(path)
 }
 
 // Routes returns the routes in config order. The slice must not be modified.
