@@ -93,10 +93,10 @@ func compileRoute(rc config.Route, b *Backend, st *State, deps Deps) *Route {
 		r.ResponseHeaders = headers.Compile(rc.Headers.Response)
 	}
 	if deps.Stats != nil {
-		r.Stats = deps.Stats.Route(r.Prefix)
+		r.Stats = deps.Stats.Route(r.Name)
 	}
 	if deps.Metrics != nil {
-		r.Metrics = deps.Metrics.Route(r.Prefix, b.Name)
+		r.Metrics = deps.Metrics.Route(r.Name, b.Name)
 	}
 	r.Handler = chain(r, rc, b, st, deps.Forward)
 	return r
@@ -121,12 +121,12 @@ func chain(r *Route, rc config.Route, b *Backend, st *State, forward func(*Route
 		r.Policies = append(r.Policies, "circuit_breaker")
 	}
 	if c := rc.Cache; c != nil {
-		r.Cache = st.caches.get(r.Prefix, *c, func() *cache.Store { return cache.NewStore(*c) })
+		r.Cache = st.caches.get(r.Name, *c, func() *cache.Store { return cache.NewStore(*c) })
 		wrap(func(next http.Handler) http.Handler { return cache.New(r.Cache, next) })
 		r.Policies = append(r.Policies, "cache")
 	}
 	if rl := rc.RateLimit; rl != nil {
-		r.Limiter = st.limiters.get(r.Prefix, *rl, func() *ratelimit.Limiter { return ratelimit.NewLimiter(*rl) })
+		r.Limiter = st.limiters.get(r.Name, *rl, func() *ratelimit.Limiter { return ratelimit.NewLimiter(*rl) })
 		wrap(func(next http.Handler) http.Handler { return ratelimit.New(r.Limiter, next) })
 		r.Policies = append(r.Policies, "rate_limit")
 	}

@@ -30,7 +30,8 @@ type Deps struct {
 	Forward func(*Route) http.Handler
 }
 
-// State is the policies' state, keyed by route prefix or backend name and
+// State is the policies' state, keyed by route name (config.Route.Name:
+// the prefix, or host + prefix) or backend name and
 // by the policy's config: an unchanged policy keeps its state across
 // compiles; a changed one starts afresh. Compile forgets state no longer
 // used by the table it built.

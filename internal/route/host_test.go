@@ -7,6 +7,8 @@ import (
 
 	"github.com/rgate/rgate/internal/config"
 	"github.com/rgate/rgate/internal/docker"
+	"github.com/rgate/rgate/internal/metrics"
+	"github.com/rgate/rgate/internal/stats"
 )
 
 func TestRequestHost(t *testing.T) {
@@ -243,6 +245,49 @@ func fuzzTable0() *Table {
 		Backends: []config.Backend{{Name: "pub", URLs: []string{"http://127.0.0.1:1"}}, {Name: "priv", URLs: []string{"http://127.0.0.1:2"}}},
 	}
 	return Compile(cfg, docker.Snapshot{}, Deps{})
+}
+
+// TestHostRoutesKeepTheirOwnState: routes that share a prefix on
+// different hosts get their own stats series, metrics, rate-limit buckets
+// and cache, keyed by route name; a host-less route keeps its prefix as
+// the key, as before routes had hosts.
+func TestHostRoutesKeepTheirOwnState(t *testing.T) {
+	t.Parallel()
+	cfg := hostConfig()
+	for i := range cfg.Routes {
+		if cfg.Routes[i].PathPrefix == "/" {
+			cfg.Routes[i].RateLimit = &config.RateLimit{Key: "client_ip", MaxKeys: 10, Default: config.Rate{Requests: 5, Per: config.Duration(1e9), Burst: 5}}
+			cfg.Routes[i].Cache = &config.Cache{TTL: config.Duration(1e9), MaxBytes: 1 << 20}
+		}
+	}
+	st, mets, state := stats.NewStore(), metrics.New(), NewState()
+	deps := Deps{Stats: st, Metrics: mets, State: state}
+	tab := Compile(cfg, docker.Snapshot{}, deps)
+	exact, wild, none := tab.LookupHost("a.example.com", "/"), tab.LookupHost("b.example.com", "/"), tab.LookupHost("other", "/")
+	if exact.Name != "a.example.com/" || wild.Name != "*.example.com/" || none.Name != "/" {
+		t.Fatalf("names = %q %q %q", exact.Name, wild.Name, none.Name)
+	}
+	for _, pair := range [][2]*Route{{exact, wild}, {exact, none}, {wild, none}} {
+		x, y := pair[0], pair[1]
+		if x.Stats == y.Stats || x.Metrics == y.Metrics || x.Limiter == y.Limiter || x.Cache == y.Cache {
+			t.Errorf("%s and %s share state: stats %v metrics %v limiter %v cache %v", x.Name, y.Name,
+				x.Stats == y.Stats, x.Metrics == y.Metrics, x.Limiter == y.Limiter, x.Cache == y.Cache)
+		}
+	}
+	for _, r := range []*Route{exact, wild, none} {
+		if r.Stats != st.Route(r.Name) || r.Metrics != mets.Route(r.Name, r.Backend.Name) {
+			t.Errorf("%s: stats or metrics not keyed by its name", r.Name)
+		}
+	}
+	if none.Stats != st.Route("/") {
+		t.Error(`the host-less route's stats are not keyed by its prefix "/"`)
+	}
+	again := Compile(cfg, docker.Snapshot{}, deps)
+	for _, r := range []*Route{exact, wild, none} {
+		if a := again.LookupHost(strings.Replace(r.Host, "*", "x", 1), "/"); a.Limiter != r.Limiter || a.Cache != r.Cache {
+			t.Errorf("%s: policy state not kept across a recompile", r.Name)
+		}
+	}
 }
 
 // nameOf is r's name, "" for no route.
