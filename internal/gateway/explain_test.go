@@ -3,6 +3,7 @@ package gateway
 import (
 	"testing"
 
+	"github.com/rgate/rgate/internal/config"
 	"github.com/rgate/rgate/internal/docker"
 	"github.com/rgate/rgate/internal/route"
 )
@@ -29,5 +30,27 @@ func TestExplain(t *testing.T) {
 	if c := e.Backend.Containers[0]; c.Name != "none-1" || c.ID != "0123456789ab" || c.Verdict != route.VerdictExcluded ||
 		len(c.Reasons) != 1 || c.Reasons[0] != "not running (state exited)" {
 		t.Errorf("none-1 = %+v, want excluded as not running", c)
+	}
+}
+
+// TestExplainHost: ExplainHost explains a request for a host, with the
+// gateway's own choice of route; Explain is a request that names none.
+func TestExplainHost(t *testing.T) {
+	t.Parallel()
+	cfg := &config.Config{
+		Routes: []config.Route{
+			{PathPrefix: "/", Host: "*.example.com", Backend: "b"},
+			{PathPrefix: "/", Backend: "b"},
+		},
+		DefaultResponse: config.DefaultResponse{Body: "no", StatusCode: 404},
+		Backends:        []config.Backend{{Name: "b", URLs: []string{"http://127.0.0.1:9"}}},
+	}
+	g := New(cfg, Options{})
+	t.Cleanup(g.Close)
+	if e := g.ExplainHost("B.Example.com:8080", "/x"); e.Host != "b.example.com" || e.Route == nil || e.Route.Host != "*.example.com" {
+		t.Errorf("ExplainHost(B.Example.com:8080, /x) = host %q route %+v, want the *.example.com route", e.Host, e.Route)
+	}
+	if e := g.Explain("/x"); e.Host != "" || e.Route == nil || e.Route.Host != "" {
+		t.Errorf("Explain(/x) = host %q route %+v, want the route without a host", e.Host, e.Route)
 	}
 }

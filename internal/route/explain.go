@@ -37,6 +37,9 @@ type Explanation struct {
 	// Path is the path explained, as given (a request target: escaped, and
 	// it may carry a query, which plays no part in routing).
 	Path string `json:"path"`
+	// Host is the request host explained, in the form routes match it
+	// (lower case, no port, no trailing dot); omitted when none was given.
+	Host string `json:"host,omitempty"`
 	// Outcome is OutcomeRouted, OutcomeDefault or OutcomeRejected.
 	Outcome string `json:"outcome"`
 	// Reason says why, in one sentence.
@@ -55,11 +58,15 @@ type Explanation struct {
 
 // RouteMatch is the route a path matched.
 type RouteMatch struct {
-	PathPrefix string   `json:"path_prefix"`
-	Backend    string   `json:"backend"`
-	Policies   []string `json:"policies"`
-	// Shorter lists the other routes whose prefix the path also starts
-	// with, longest first: the longest prefix wins over them.
+	PathPrefix string `json:"path_prefix"`
+	// Host is the route's host ("api.example.com", "*.example.com");
+	// omitted for a route without one.
+	Host     string   `json:"host,omitempty"`
+	Backend  string   `json:"backend"`
+	Policies []string `json:"policies"`
+	// Shorter lists the other routes of the same host (or, like this one,
+	// without a host) whose prefix the path also starts with, longest
+	// first: the longest prefix wins over them.
 	Shorter []string `json:"shorter_matches"`
 }
 
@@ -70,14 +77,17 @@ type DefaultAnswer struct {
 }
 
 // Explain says what the gateway serving table t (compiled from cfg and
-// snap) does with a request for target, a request target as a client sends
-// it ("/api/payment/x?y=1", escaped). It mirrors the gateway's own steps:
-// the ambiguity check of LookupRequest, the longest-prefix Lookup, then
-// ExplainBackend for the matched route's backend.
+// snap) does with a request for host (a Host header value, "" for none)
+// and target, a request target as a client sends it ("/api/payment/x?y=1",
+// escaped). An absolute-form target ("http://api.example.com/x") names its
+// own host, which then wins over host, as it does for the gateway (RFC
+// 9112 3.2.2). It mirrors the gateway's own steps: the ambiguity check of
+// LookupRequest, the host-then-longest-prefix lookup, then ExplainBackend
+// for the matched route's backend.
 //
 // It reads the live state the table holds (breaker, ejections, health
 // checks) and is otherwise a pure function of its arguments.
-func Explain(t *Table, cfg *config.Config, snap docker.Snapshot, target string) Explanation {
+func Explain(t *Table, cfg *config.Config, snap docker.Snapshot, host, target string) Explanation {
 	e := Explanation{Path: target}
 	u, err := url.ParseRequestURI(target)
 	if err != nil || !strings.HasPrefix(u.Path, "/") {
@@ -85,26 +95,30 @@ func Explain(t *Table, cfg *config.Config, snap docker.Snapshot, target string) 
 		e.Reason = "not a request path: it must start with /"
 		return e
 	}
+	if u.Host != "" {
+		host = u.Host
+	}
+	h := requestHost(host)
+	e.Host = h
 	p := u.Path
-	rt := t.Lookup(p)
-	if form, other, bad := t.ambiguity("", p, u.RawPath, rt); bad {
+	rt := t.match(h, p)
+	if form, other, bad := t.ambiguity(h, p, u.RawPath, rt); bad {
 		e.Outcome, e.Status = OutcomeRejected, http.StatusBadRequest
 		e.Reason = fmt.Sprintf("ambiguous path: as given it %s, but normalised to %q (as an upstream may) it %s, "+
 			"so the gateway rejects it with 400", matchText(rt), form, matchText(other))
 		return e
 	}
-	n := len(t.Routes())
 	if rt == nil {
 		e.Outcome, e.Status = OutcomeDefault, t.Default.Status
 		e.Default = &DefaultAnswer{StatusCode: t.Default.Status, Body: string(t.Default.Body)}
-		e.Reason = fmt.Sprintf("no route matched: the path starts with none of the %d route prefixes, "+
-			"so the default response answers", n)
+		e.Reason = fmt.Sprintf("no route matched: the path starts with none of the %s, "+
+			"so the default response answers", candidatesText(t, h))
 		return e
 	}
 	e.Outcome = OutcomeRouted
-	e.Route = &RouteMatch{PathPrefix: rt.Prefix, Backend: rt.Backend.Name,
+	e.Route = &RouteMatch{PathPrefix: rt.Prefix, Host: rt.Host, Backend: rt.Backend.Name,
 		Policies: nonNil(rt.Policies), Shorter: shorterMatches(t, p, rt)}
-	e.Reason = fmt.Sprintf("%q is the longest prefix of the path among %d route%s", rt.Prefix, n, plural(n))
+	e.Reason = routedText(t, h, p, rt)
 	if len(e.Route.Shorter) > 0 {
 		e.Reason += " (also matched, shorter: " + strings.Join(e.Route.Shorter, ", ") + ")"
 	}
@@ -117,19 +131,81 @@ func Explain(t *Table, cfg *config.Config, snap docker.Snapshot, target string) 
 	return e
 }
 
-// matchText describes where Lookup sends a path.
+// matchText describes where a lookup sends a path.
 func matchText(rt *Route) string {
 	if rt == nil {
 		return "matches no route (default response)"
 	}
-	return "matches route " + strconv.Quote(rt.Prefix)
+	return "matches route " + strconv.Quote(rt.Name)
 }
 
-// shorterMatches lists the prefixes of p other than rt's, longest first.
+// candidatesText describes the routes searched for a request for host (in
+// requestHost's form), for a path that matched none of them.
+func candidatesText(t *Table, host string) string {
+	n := len(t.Routes())
+	if t.hosts == nil {
+		return fmt.Sprintf("%d route prefixes", n)
+	}
+	n = 0
+	for _, r := range t.Routes() {
+		if hostApplies(r.Host, host) {
+			n++
+		}
+	}
+	if host == "" {
+		return fmt.Sprintf("prefixes of the %d route%s without a host (the request names no host)", n, plural(n))
+	}
+	return fmt.Sprintf("prefixes of the %d route%s for host %q (its own, wildcard and host-less routes)", n, plural(n), host)
+}
+
+// routedText says why rt is the route for host (in requestHost's form) and
+// path p: the longest prefix among the routes of its host, which come
+// before those of any less specific host whatever their prefix.
+func routedText(t *Table, host, p string, rt *Route) string {
+	n := 0
+	for _, r := range t.Routes() {
+		if r.Host == rt.Host {
+			n++
+		}
+	}
+	if t.hosts == nil {
+		return fmt.Sprintf("%q is the longest prefix of the path among %d route%s", rt.Prefix, n, plural(n))
+	}
+	among := fmt.Sprintf("the %d route%s for host %q", n, plural(n), rt.Host)
+	if rt.Host == "" {
+		among = fmt.Sprintf("the %d route%s without a host", n, plural(n))
+	}
+	text := fmt.Sprintf("%q is the longest prefix of the path among %s", rt.Prefix, among)
+	var outranked, passed []string
+	for _, r := range t.Routes() {
+		if r.Host == rt.Host || !hostApplies(r.Host, host) {
+			continue
+		}
+		switch q := strconv.Quote(r.Host); {
+		case hostRank(r.Host) < hostRank(rt.Host):
+			if !slices.Contains(passed, q) {
+				passed = append(passed, q)
+			}
+		case strings.HasPrefix(p, r.Prefix):
+			outranked = append(outranked, strconv.Quote(r.Name))
+		}
+	}
+	if len(passed) > 0 {
+		text += " (none of the routes for " + strings.Join(passed, ", ") + " matches the path)"
+	}
+	if len(outranked) > 0 {
+		text += "; routes for a more specific host come first, whatever their prefix, so it wins over " +
+			strings.Join(outranked, ", ")
+	}
+	return text
+}
+
+// shorterMatches lists the prefixes of p other than rt's among the routes
+// of rt's host, longest first.
 func shorterMatches(t *Table, p string, rt *Route) []string {
 	out := []string{}
 	for _, r := range t.Routes() {
-		if r != rt && strings.HasPrefix(p, r.Prefix) && !slices.Contains(out, r.Prefix) {
+		if r != rt && r.Host == rt.Host && strings.HasPrefix(p, r.Prefix) && !slices.Contains(out, r.Prefix) {
 			out = append(out, r.Prefix)
 		}
 	}

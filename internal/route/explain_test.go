@@ -103,7 +103,7 @@ func TestExplainContainers(t *testing.T) {
 	upstreamOf(t, pay, "p-ejected").ReportConnectFailure(upstream.Passive{Threshold: 1, EjectFor: time.Hour})
 	upstreamOf(t, pay, "p-hc").SetActive(false, "GET /health: status 500")
 
-	e := Explain(tab, cfg, snap, "/api/payment/x")
+	e := Explain(tab, cfg, snap, "", "/api/payment/x")
 	if e.Outcome != OutcomeRouted || e.Status != 0 || e.Backend == nil || e.Backend.Name != "payment" {
 		t.Fatalf("explanation = %+v, want routed to payment with no status of the gateway's own", e)
 	}
@@ -204,7 +204,7 @@ func TestExplainBreakerOpen(t *testing.T) {
 	pay.Breaker.Done(tk, true)
 	upstreamOf(t, pay, "p-hc").SetActive(false, "timeout")
 
-	e := Explain(tab, cfg, snap, "/api/payment/x")
+	e := Explain(tab, cfg, snap, "", "/api/payment/x")
 	if e.Backend.Breaker == nil || e.Backend.Breaker.Name != "open" {
 		t.Fatalf("breaker = %+v, want open", e.Backend.Breaker)
 	}
@@ -250,7 +250,7 @@ func TestExplainPaths(t *testing.T) {
 		{"api/payment", OutcomeRejected, 400, "", nil, "must start with /"},
 	} {
 		t.Run(tc.path, func(t *testing.T) {
-			e := Explain(tab, cfg, snap, tc.path)
+			e := Explain(tab, cfg, snap, "", tc.path)
 			if e.Path != tc.path || e.Outcome != tc.outcome || e.Status != tc.status || !strings.Contains(e.Reason, tc.inReason) {
 				t.Fatalf("got path %q outcome %q status %d reason %q; want %q %d reason containing %q",
 					e.Path, e.Outcome, e.Status, e.Reason, tc.outcome, tc.status, tc.inReason)
@@ -292,18 +292,18 @@ func TestExplainStaticBackend(t *testing.T) {
 		t.Fatalf("no upstream %s", host)
 		return nil
 	}
-	e := Explain(tab, cfg, snap, "/static/x")
+	e := Explain(tab, cfg, snap, "", "/static/x")
 	b := e.Backend
 	if len(b.Containers) != 0 || len(b.MatchLabels) != 0 || b.Serving != 1 || len(b.URLs) != 1 ||
 		b.URLs[0].URL != "http://127.0.0.1:9000" || b.URLs[0].Verdict != VerdictServing || len(b.URLs[0].Reasons) != 0 {
 		t.Errorf("static backend = %+v", b)
 	}
 	upstreamOf("127.0.0.1:9000").ReportConnectFailure(upstream.Passive{Threshold: 1, EjectFor: time.Hour})
-	b = Explain(tab, cfg, snap, "/static/x").Backend
+	b = Explain(tab, cfg, snap, "", "/static/x").Backend
 	if b.Serving != 0 || b.URLs[0].Verdict != VerdictExcluded || !reasonsMatch(b.URLs[0].Reasons, []string{"ejected after connect failures"}) {
 		t.Errorf("ejected url = %+v", b.URLs[0])
 	}
-	raw, err := json.Marshal(Explain(tab, cfg, snap, "/static/x"))
+	raw, err := json.Marshal(Explain(tab, cfg, snap, "", "/static/x"))
 	if err != nil || strings.Contains(string(raw), "null") {
 		t.Errorf("JSON %s (err %v): want no nulls", raw, err)
 	}
