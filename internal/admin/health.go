@@ -28,9 +28,11 @@ type dockerState struct {
 }
 
 type routeInfo struct {
-	PathPrefix string   `json:"path_prefix"`
-	Backend    string   `json:"backend"`
-	Policies   []string `json:"policies"`
+	PathPrefix string `json:"path_prefix"`
+	// Host is the route's host; omitted for a route without one.
+	Host     string   `json:"host,omitempty"`
+	Backend  string   `json:"backend"`
+	Policies []string `json:"policies"`
 }
 
 type backendHealth struct {
@@ -93,7 +95,7 @@ func (o Options) describe() healthBody {
 		if p == nil {
 			p = []string{}
 		}
-		body.Routes = append(body.Routes, routeInfo{PathPrefix: r.Prefix, Backend: r.Backend.Name, Policies: p})
+		body.Routes = append(body.Routes, routeInfo{PathPrefix: r.Prefix, Host: r.Host, Backend: r.Backend.Name, Policies: p})
 	}
 	for _, b := range t.Backends {
 		body.Backends[b.Name] = describeBackend(b)
