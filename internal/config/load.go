@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -61,7 +62,9 @@ func parseDocument(data []byte, name string) (*yaml.Node, Problems) {
 		return nil, Problems{{File: name, Msg: "file is empty"}}
 	}
 	if err != nil {
-		return nil, Problems{syntaxProblem(name, err)}
+		p := syntaxProblem(name, err)
+		p.Msg += wildcardHint(data, p.Line)
+		return nil, Problems{p}
 	}
 	var extra yaml.Node
 	switch err := dec.Decode(&extra); {
@@ -84,6 +87,20 @@ func isNull(doc *yaml.Node) bool {
 func syntaxProblem(name string, err error) Problem {
 	line, msg := splitLine(err.Error())
 	return Problem{File: name, Line: line, Msg: "invalid YAML: " + msg}
+}
+
+// unquotedWildcard finds a wildcard host written without quotes, which
+// YAML reads as an alias ("*name") and refuses.
+var unquotedWildcard = regexp.MustCompile(`(^|[\s{,])host:\s*\*`)
+
+// wildcardHint is what to add to a YAML error on line of data when that
+// line holds an unquoted wildcard host, else "".
+func wildcardHint(data []byte, line int) string {
+	lines := bytes.Split(data, []byte("\n"))
+	if line < 1 || line > len(lines) || !unquotedWildcard.Match(lines[line-1]) {
+		return ""
+	}
+	return `; a wildcard host must be quoted, like host: "*.example.com" (YAML reads * as an alias)`
 }
 
 // decodeStrict decodes data into cfg, refusing unknown keys. The decoder
