@@ -33,6 +33,7 @@ type options struct {
 	port       int
 	bind       string
 	adminPort  int
+	tlsPort    int
 	logLevel   string
 	logFormat  string
 	version    bool
@@ -51,6 +52,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.port, "port", 8080, "port to serve traffic on")
 	fs.IntVar(&o.port, "p", 8080, "port (shorthand)")
 	fs.StringVar(&o.bind, "bind", "", "address to listen on (default all interfaces)")
+	fs.IntVar(&o.tlsPort, "tls-port", 0, "HTTPS port (overrides server.tls.port; needs a server.tls block)")
 	fs.IntVar(&o.adminPort, "admin-port", 0, "serve /stats and /health on this port instead of the traffic port (overrides server.admin_port)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&o.logFormat, "log-format", "text", "text or json")

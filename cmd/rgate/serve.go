@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -19,7 +17,7 @@ import (
 	"github.com/rgate/rgate/internal/config"
 	"github.com/rgate/rgate/internal/docker"
 	"github.com/rgate/rgate/internal/gateway"
-	"github.com/rgate/rgate/internal/h1server"
+	"github.com/rgate/rgate/internal/listener"
 	"github.com/rgate/rgate/internal/metrics"
 	"github.com/rgate/rgate/internal/recent"
 	"github.com/rgate/rgate/internal/stats"
@@ -46,6 +44,10 @@ func serve(cfg *config.Config, o options, log *slog.Logger) error {
 	if o.adminPort != 0 {
 		adminPort = o.adminPort
 	}
+	tlsPort, certStore, err := startCerts(cfg, o)
+	if err != nil {
+		return err
+	}
 	ring := recent.New(recentRequests)
 	// Access log lines are written in batches (32 KiB, or 100 ms after
 	// the first pending line), not with one system call per request.
@@ -63,10 +65,10 @@ func serve(cfg *config.Config, o options, log *slog.Logger) error {
 	}
 	gw := gateway.New(cfg, gateway.Options{Stats: store, Metrics: mets, AccessLog: alog, Recent: ring, Log: log})
 	defer gw.Close()
-	wireSources(mets, store, gw, watcher)
+	wireSources(mets, store, gw, watcher, certStore)
 
 	adminOpts := admin.Options{
-		Stats: store, Metrics: mets.Handler(), Version: versionString(), Started: started, Recent: ring,
+		Stats: store, Metrics: mets.Handler(), Version: versionString(), Started: started, Recent: ring, Certs: certStore,
 		Table:   gw.Table,
 		Config:  func() admin.ConfigState { return configState(gw, o.config) },
 		Explain: func(p string) any { return gw.Explain(p) },
@@ -90,15 +92,21 @@ func serve(cfg *config.Config, o options, log *slog.Logger) error {
 	}
 	rl := newReloader(o.config, gw, cfg, log)
 	wg.Go(func() { rl.run(bg) })
+	if certStore != nil {
+		wg.Go(func() { certStore.Watch(bg) })
+		wg.Go(func() { reloadOnHUP(bg, certStore.ReloadLogged) })
+	}
 
-	servers, err := listen(cfg, o, adminPort, traffic, adminHandler, log)
+	lo := listener.Options{Bind: o.bind, Port: o.port, TLSPort: tlsPort, AdminPort: adminPort,
+		Traffic: traffic, Admin: adminHandler, Server: cfg.Server, Certs: certStore, IsAdmin: admin.IsPath, Log: log}
+	servers, err := listener.Listen(lo)
 	if err != nil {
 		return err
 	}
-	logSummary(log, gw, o.port, adminPort)
+	logSummary(log, gw, o.port, tlsPort, adminPort)
 	errc := make(chan error, len(servers))
 	for _, s := range servers {
-		go func() { errc <- s.serve() }()
+		go func() { errc <- s.Serve() }()
 	}
 	select {
 	case <-ctx.Done():
@@ -141,78 +149,16 @@ func awaitFirstSnapshot(ctx context.Context, gw *gateway.Gateway, w *docker.Watc
 	}
 }
 
-// server is one listener: rgate's HTTP/1.1 server, which hands the
-// connections it does not take (upgrades, chunked uploads, Expect,
-// HTTP/1.0, malformed requests) to a net/http server.
-type server struct {
-	name string
-	srv  *h1server.Server
-	ln   net.Listener
-}
-
-func (s *server) serve() error {
-	if err := s.srv.Serve(s.ln); !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("%s listener: %w", s.name, err)
-	}
-	return nil
-}
-
-func listen(cfg *config.Config, o options, adminPort int, traffic, adminHandler http.Handler, log *slog.Logger) ([]*server, error) {
-	type spec struct {
-		name string
-		port int
-		h    http.Handler
-	}
-	specs := []spec{{"traffic", o.port, traffic}}
-	if adminPort != 0 {
-		specs = append(specs, spec{"admin", adminPort, adminHandler})
-	}
-	var out []*server
-	for _, sp := range specs {
-		addr := net.JoinHostPort(o.bind, strconv.Itoa(sp.port))
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			for _, s := range out {
-				s.ln.Close()
-			}
-			return nil, fmt.Errorf("listening on %s: %w", addr, err)
-		}
-		out = append(out, &server{name: sp.name, ln: ln, srv: &h1server.Server{
-			Handler:           sp.h,
-			ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout.D(),
-			IdleTimeout:       cfg.Server.IdleTimeout.D(),
-			MaxHeaderBytes:    int(cfg.Server.MaxHeaderBytes),
-			ErrorLog:          log,
-			ParkIdleAfter:     parkIdleAfter,
-			// The Fallback's MaxHeaderBytes is h1server's to set: net/http
-			// reads 4 KiB more than its own.
-			Fallback: &http.Server{
-				Handler:           sp.h,
-				ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout.D(),
-				IdleTimeout:       cfg.Server.IdleTimeout.D(),
-				ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
-			},
-		}})
-	}
-	return out, nil
-}
-
-// parkIdleAfter is how long a client connection may sit idle between
-// requests before it gives its goroutine up (h1server.Server.ParkIdleAfter):
-// long enough that a busy keep-alive connection never pays for parking,
-// short enough that thousands of idle ones cost ~1 KiB each, not ~6.
-const parkIdleAfter = time.Second
-
-func shutdown(servers []*server, grace time.Duration, log *slog.Logger) error {
+func shutdown(servers []*listener.Server, grace time.Duration, log *slog.Logger) error {
 	log.Info("shutting down", "grace", grace)
 	ctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 	var wg sync.WaitGroup
 	for _, s := range servers {
 		wg.Go(func() {
-			if err := s.srv.Shutdown(ctx); err != nil {
-				log.Warn("grace period over; closing remaining connections", "listener", s.name, "error", err)
-				s.srv.Close()
+			if err := s.Shutdown(ctx); err != nil {
+				log.Warn("grace period over; closing remaining connections", "listener", s.Name, "error", err)
+				s.Close()
 			}
 		})
 	}
@@ -221,7 +167,7 @@ func shutdown(servers []*server, grace time.Duration, log *slog.Logger) error {
 	return nil
 }
 
-func logSummary(log *slog.Logger, gw *gateway.Gateway, port, adminPort int) {
+func logSummary(log *slog.Logger, gw *gateway.Gateway, port, tlsPort, adminPort int) {
 	t := gw.Table()
 	containers := 0
 	for _, b := range t.Backends {
@@ -239,6 +185,10 @@ func logSummary(log *slog.Logger, gw *gateway.Gateway, port, adminPort int) {
 	if adminPort != 0 {
 		admin = strconv.Itoa(adminPort)
 	}
-	log.Info("rgate listening", "version", versionString(), "port", port, "admin", admin,
+	tlsInfo := "off"
+	if tlsPort != 0 {
+		tlsInfo = strconv.Itoa(tlsPort)
+	}
+	log.Info("rgate listening", "version", versionString(), "port", port, "tls_port", tlsInfo, "admin", admin,
 		"routes", len(t.Routes()), "backends", len(t.Backends), "containers", containers)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"github.com/rgate/rgate/internal/admin"
+	"github.com/rgate/rgate/internal/certs"
 	"github.com/rgate/rgate/internal/docker"
 	"github.com/rgate/rgate/internal/gateway"
 	"github.com/rgate/rgate/internal/metrics"
@@ -10,7 +11,7 @@ import (
 
 // wireSources connects the scrape-time metrics and the breaker part of
 // /stats to the gateway's live state.
-func wireSources(m *metrics.Metrics, store *stats.Store, gw *gateway.Gateway, w *docker.Watcher) {
+func wireSources(m *metrics.Metrics, store *stats.Store, gw *gateway.Gateway, w *docker.Watcher, cs *certs.Store) {
 	src := metrics.Sources{
 		Backends: func() []metrics.BackendState {
 			var out []metrics.BackendState
@@ -30,6 +31,19 @@ func wireSources(m *metrics.Metrics, store *stats.Store, gw *gateway.Gateway, w 
 	}
 	if w != nil {
 		src.Docker = func() bool { return w.Status().Connected }
+	}
+	if cs != nil {
+		src.Certificates = func() []metrics.CertificateState {
+			var out []metrics.CertificateState
+			for _, c := range cs.Status() {
+				name := ""
+				if len(c.Names) > 0 {
+					name = c.Names[0]
+				}
+				out = append(out, metrics.CertificateState{Name: name, Source: c.Source, NotAfter: c.NotAfter})
+			}
+			return out
+		}
 	}
 	m.SetSources(src)
 	store.SetBreakerSource(func(backend string) any {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rgate/rgate/internal/certs"
 	"github.com/rgate/rgate/internal/docker"
 	"github.com/rgate/rgate/internal/recent"
 	"github.com/rgate/rgate/internal/route"
@@ -30,7 +31,9 @@ type Options struct {
 	// nil: /explain answers 404.
 	Explain func(path string) any
 	// Recent holds the last requests for /requests; nil: 404.
-	Recent  *recent.Ring
+	Recent *recent.Ring
+	// Certs is the TLS listener's certificate store; nil: no TLS.
+	Certs   *certs.Store
 	Version string
 	Started time.Time
 }

@@ -1,9 +1,10 @@
 package admin
 
 import (
-	"github.com/rgate/rgate/internal/docker"
 	"time"
 
+	"github.com/rgate/rgate/internal/certs"
+	"github.com/rgate/rgate/internal/docker"
 	"github.com/rgate/rgate/internal/mw/breaker"
 	"github.com/rgate/rgate/internal/route"
 	"github.com/rgate/rgate/internal/upstream"
@@ -18,6 +19,8 @@ type healthBody struct {
 	Config        *ConfigState             `json:"config,omitempty"`
 	Routes        []routeInfo              `json:"routes"`
 	Backends      map[string]backendHealth `json:"backends"`
+	// Certificates are the TLS listener's (absent without TLS).
+	Certificates []certs.Status `json:"certificates,omitempty"`
 }
 
 type dockerState struct {
@@ -84,6 +87,9 @@ func (o Options) describe() healthBody {
 		if !s.Connected {
 			body.Status = "degraded"
 		}
+	}
+	if o.Certs != nil {
+		body.Certificates = o.Certs.Status()
 	}
 	if o.Config != nil {
 		c := o.Config()

@@ -1,6 +1,10 @@
 package metrics
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
 
 // Sources are callbacks that report state at scrape time. Any of them may
 // be nil, and its series are then absent. They run on the scraping
@@ -16,6 +20,15 @@ type Sources struct {
 	// Config reports the config generation (1 for the first load, +1 per
 	// successful reload) and whether the last reload attempt succeeded.
 	Config func() (generation uint64, lastReloadOK bool)
+	// Certificates reports the TLS listener's certificates (nil: no TLS).
+	Certificates func() []CertificateState
+}
+
+// CertificateState is one certificate at scrape time.
+type CertificateState struct {
+	// Name is its first DNS name; Source "file" or "acme".
+	Name, Source string
+	NotAfter     time.Time
 }
 
 // BackendState is one backend's state at scrape time.
@@ -56,6 +69,8 @@ var (
 		"Generation of the config in force (+1 per successful reload).", nil, nil)
 	descReloadOK = prometheus.NewDesc(namespace+"_config_last_reload_success",
 		"1 if the last config load or reload succeeded, else 0.", nil, nil)
+	descCertExpiry = prometheus.NewDesc(namespace+"_certificate_expiry_seconds",
+		"Seconds until the certificate expires (negative once it has).", []string{"name", "source"}, nil)
 )
 
 // stateCollector turns Sources into const metrics on every scrape.
@@ -64,7 +79,7 @@ type stateCollector struct{ m *Metrics }
 var _ prometheus.Collector = (*stateCollector)(nil)
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descUpstreams, descBreakerState, descBreakerTrips, descDocker, descGeneration, descReloadOK} {
+	for _, d := range []*prometheus.Desc{descUpstreams, descBreakerState, descBreakerTrips, descDocker, descGeneration, descReloadOK, descCertExpiry} {
 		ch <- d
 	}
 }
@@ -91,6 +106,12 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		gen, ok := s.Config()
 		ch <- constMetric(descGeneration, prometheus.GaugeValue, float64(gen))
 		ch <- constMetric(descReloadOK, prometheus.GaugeValue, boolValue(ok))
+	}
+	if s.Certificates != nil {
+		now := time.Now()
+		for _, c := range s.Certificates() {
+			ch <- constMetric(descCertExpiry, prometheus.GaugeValue, c.NotAfter.Sub(now).Seconds(), c.Name, c.Source)
+		}
 	}
 }
 
