@@ -310,3 +310,50 @@ func isTimeout(err error) bool {
 	ne, ok := err.(net.Error)
 	return ok && ne.Timeout()
 }
+
+// TestMaxHeaderBytesExact: a request head (request line through the blank
+// line) of exactly server.max_header_bytes is served; one byte more gets
+// 431. Checked at the default (1 MiB) and at 8 KiB, on a request the fast
+// path reads and on one it hands off (chunked).
+func TestMaxHeaderBytesExact(t *testing.T) {
+	t.Parallel()
+	up := newRecorder(t, nil)
+	for _, limit := range []int{1 << 20, 8192} {
+		cfg := staticRoutes([3]string{"/h", up.url(), ""})
+		if limit != 1<<20 {
+			cfg += fmt.Sprintf("server: {max_header_bytes: %d}\n", limit)
+		}
+		g := startGateway(t, cfg)
+		for _, kind := range []string{"plain", "chunked"} {
+			for _, size := range []int{limit, limit + 1} {
+				raw := headOfSize(t, kind, size)
+				got := g.rawExchange(t, raw, 5*time.Second)
+				want := "HTTP/1.1 200"
+				if size > limit {
+					want = "HTTP/1.1 431"
+				}
+				if !strings.HasPrefix(got, want) {
+					t.Errorf("limit %d, %s head of %d bytes: answered %q, want %s", limit, kind, size, firstLine([]byte(got)), want)
+				}
+			}
+		}
+	}
+}
+
+// headOfSize builds a request whose head is exactly size bytes (a padding
+// field makes up the difference), with Connection: close.
+func headOfSize(t *testing.T, kind string, size int) string {
+	t.Helper()
+	start := "GET /h/x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+	body := ""
+	if kind == "chunked" {
+		start = "POST /h/x HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n"
+		body = "0\r\n\r\n"
+	}
+	const field, end = "X-Pad: ", "\r\n\r\n"
+	pad := size - len(start) - len(field) - len(end)
+	if pad < 1 {
+		t.Fatalf("a head of %d bytes is too small to build", size)
+	}
+	return start + field + strings.Repeat("p", pad) + end + body
+}
