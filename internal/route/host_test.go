@@ -167,13 +167,7 @@ func TestLookupHostMatchesScan(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	hosts := []string{"a.ex", "b.ex", "ex", "a.b.ex", "c.a.ex", "A.EX:80", "b.ex.", ""}
 	patterns := []string{"", "", "a.ex", "b.ex", "ex", "*.ex", "*.a.ex", "a.b.ex", "*.b.ex"}
-	word := func(n int) string {
-		var b strings.Builder
-		for range n {
-			b.WriteByte("/ab"[rng.IntN(3)])
-		}
-		return b.String()
-	}
+	word := func(n int) string { return randomWord(rng, n) }
 	for round := range 200 {
 		cfg := &config.Config{Backends: []config.Backend{{Name: "b", URLs: []string{"http://127.0.0.1:1"}}}}
 		seen := map[string]bool{}
@@ -215,7 +209,7 @@ func TestHostlessTableIgnoresHost(t *testing.T) {
 	for _, tc := range seedLookups {
 		paths = append(paths, tc.path)
 	}
-	for _, tab := range []*Table{Compile(seedConfig(), docker.Snapshot{}, Deps{}), compileReady(explainConfig(), explainSnapshot()), fuzzTable0()} {
+	for _, tab := range []*Table{Compile(seedConfig(), docker.Snapshot{}, Deps{}), compileReady(explainConfig(), explainSnapshot()), hostlessFuzzTable()} {
 		if tab.hosts != nil {
 			t.Fatal("a table without host routes has a host index")
 		}
@@ -232,19 +226,6 @@ func TestHostlessTableIgnoresHost(t *testing.T) {
 			}
 		}
 	}
-}
-
-// fuzzTable0 is fuzzTable's config without its host routes.
-func fuzzTable0() *Table {
-	cfg := &config.Config{
-		Routes: []config.Route{
-			{PathPrefix: "/public", Backend: "pub"},
-			{PathPrefix: "/private", Backend: "priv"},
-			{PathPrefix: "/public/admin", Backend: "priv"},
-		},
-		Backends: []config.Backend{{Name: "pub", URLs: []string{"http://127.0.0.1:1"}}, {Name: "priv", URLs: []string{"http://127.0.0.1:2"}}},
-	}
-	return Compile(cfg, docker.Snapshot{}, Deps{})
 }
 
 // TestHostRoutesKeepTheirOwnState: routes that share a prefix on

@@ -43,19 +43,30 @@ func harshNormalise(escaped string) string {
 var fuzzHosts = []string{"", "a.example.com", "B.example.com:8080", "other"}
 
 func fuzzTable() *Table {
-	cfg := &config.Config{
+	cfg := fuzzConfig()
+	cfg.Routes = append(cfg.Routes,
+		config.Route{PathPrefix: "/public", Host: "a.example.com", Backend: "pub"},
+		config.Route{PathPrefix: "/", Host: "a.example.com", Backend: "priv"},
+		config.Route{PathPrefix: "/private", Host: "*.example.com", Backend: "priv"},
+		config.Route{PathPrefix: "/public/x", Host: "*.example.com", Backend: "pub"},
+	)
+	return Compile(cfg, docker.Snapshot{}, Deps{})
+}
+
+// hostlessFuzzTable is fuzzTable without its host routes.
+func hostlessFuzzTable() *Table { return Compile(fuzzConfig(), docker.Snapshot{}, Deps{}) }
+
+// fuzzConfig has a public and a private backend, and routes without a
+// host, one under the other's prefix.
+func fuzzConfig() *config.Config {
+	return &config.Config{
 		Routes: []config.Route{
 			{PathPrefix: "/public", Backend: "pub"},
 			{PathPrefix: "/private", Backend: "priv"},
 			{PathPrefix: "/public/admin", Backend: "priv"},
-			{PathPrefix: "/public", Host: "a.example.com", Backend: "pub"},
-			{PathPrefix: "/", Host: "a.example.com", Backend: "priv"},
-			{PathPrefix: "/private", Host: "*.example.com", Backend: "priv"},
-			{PathPrefix: "/public/x", Host: "*.example.com", Backend: "pub"},
 		},
 		Backends: []config.Backend{{Name: "pub", URLs: []string{"http://127.0.0.1:1"}}, {Name: "priv", URLs: []string{"http://127.0.0.1:2"}}},
 	}
-	return Compile(cfg, docker.Snapshot{}, Deps{})
 }
 
 // FuzzLookupRequest: a request the gateway proxies to a route must land on

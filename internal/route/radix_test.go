@@ -11,13 +11,7 @@ import (
 // a small alphabet (so that prefixes share and split edges often).
 func TestRadixMatchesScan(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	word := func(n int) string {
-		var b strings.Builder
-		for range n {
-			b.WriteByte("/ab"[rng.IntN(3)])
-		}
-		return b.String()
-	}
+	word := func(n int) string { return randomWord(rng, n) }
 	for round := range 200 {
 		var routes []*Route
 		seen := map[string]bool{}
@@ -42,6 +36,16 @@ func TestRadixMatchesScan(t *testing.T) {
 			}
 		}
 	}
+}
+
+// randomWord is n random bytes of "/ab": prefixes and paths over a small
+// alphabet share and split radix edges often.
+func randomWord(rng *rand.Rand, n int) string {
+	var b strings.Builder
+	for range n {
+		b.WriteByte("/ab"[rng.IntN(3)])
+	}
+	return b.String()
 }
 
 func prefixOf(r *Route) string {
