@@ -44,7 +44,7 @@ func serve(cfg *config.Config, o options, log *slog.Logger) error {
 	if o.adminPort != 0 {
 		adminPort = o.adminPort
 	}
-	tlsPort, certStore, err := startCerts(cfg, o)
+	tlsPort, certStore, err := startCerts(cfg, o, log)
 	if err != nil {
 		return err
 	}

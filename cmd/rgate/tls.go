@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -15,7 +16,7 @@ import (
 // startCerts loads the TLS listener's certificates when server.tls is set
 // and returns its port (--tls-port over server.tls.port); port 0 and a nil
 // store without TLS. A certificate that does not load stops rgate.
-func startCerts(cfg *config.Config, o options) (int, *certs.Store, error) {
+func startCerts(cfg *config.Config, o options, log *slog.Logger) (int, *certs.Store, error) {
 	t := cfg.Server.TLS
 	if t == nil {
 		if o.tlsPort != 0 {
@@ -34,7 +35,7 @@ func startCerts(cfg *config.Config, o options) (int, *certs.Store, error) {
 	for _, c := range t.Certificates {
 		pairs = append(pairs, certs.Pair{CertFile: c.CertFile, KeyFile: c.KeyFile})
 	}
-	s, err := certs.New(certs.Options{Files: pairs})
+	s, err := certs.New(certs.Options{Files: pairs, Log: log})
 	if err != nil {
 		return 0, nil, fmt.Errorf("%s: server.tls.certificates: %w", cfg.Path, err)
 	}
