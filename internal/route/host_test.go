@@ -113,6 +113,7 @@ func TestLookupHostPrecedence(t *testing.T) {
 		{"b.example.com", "/api/v2/longer/still/x", "*.example.com/api/v2/long"}, // wildcard beats a longer host-less prefix
 		{"x.y.example.com", "/x", "/"},                                           // two labels: not the wildcard's
 		{"example.com", "/x", "/"},                                               // the domain itself: not the wildcard's
+		{".example.com", "/x", "/"},                                              // an empty first label: not the wildcard's
 		{"x.y.example.com", "/api/v2/longer/still", "/api/v2/longer/still"},
 		{"other", "/x", "/"},
 		{"", "/x", "/"},
