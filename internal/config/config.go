@@ -111,6 +111,14 @@ type Backend struct {
 	// CircuitBreaker stops sending traffic to a failing backend for a while.
 	// Default off.
 	CircuitBreaker *CircuitBreaker `yaml:"circuit_breaker"`
+	// Protocol is how rgate speaks to the backend's containers: http
+	// (default), h2c (HTTP/2 without TLS, for gRPC) or https. A
+	// container's rgate.protocol label overrides it; a url's scheme
+	// (http://, h2c://, https://) sets it for that url.
+	Protocol string `yaml:"protocol"`
+	// TLS tunes connections to https upstreams. Default: verify against
+	// the system's roots.
+	TLS *UpstreamTLS `yaml:"tls"`
 }
 
 // Server holds listener settings.

@@ -129,6 +129,7 @@ func (ch *checker) backends(backends []Backend) {
 		}
 		ch.matchLabels(at+".match_labels", b.MatchLabels)
 		ch.urls(at+".urls", b.URLs)
+		ch.upstream(at, b)
 		ch.port(at+".port", b.Port)
 	}
 }
@@ -177,8 +178,8 @@ func checkURL(raw string) string {
 		return fmt.Sprintf("invalid url %q: %v", raw, err)
 	}
 	switch {
-	case u.Scheme != "http" && u.Scheme != "https":
-		return fmt.Sprintf("url %q must start with http:// or https://, such as \"http://host:8080\"", raw)
+	case !ValidProtocol(u.Scheme):
+		return fmt.Sprintf("url %q must start with http://, h2c:// or https://, such as \"http://host:8080\"", raw)
 	case u.Opaque != "" || u.Hostname() == "":
 		return fmt.Sprintf("url %q has no host, want \"%s://host:port\"", raw, u.Scheme)
 	case u.User != nil:

@@ -108,7 +108,7 @@ func TestParseProblems(t *testing.T) {
 		{"label key repeated", "backends:\n  - name: orders\n    match_labels: [env=a, env=b]\n",
 			`t.yml:3: backends[0].match_labels[1]: repeats label key "env" (also match_labels[0])`},
 		{"url without scheme", "backends:\n  - name: orders\n    urls:\n      - orders:8080\n",
-			`t.yml:4: backends[0].urls[0]: url "orders:8080" must start with http:// or https://, such as "http://host:8080"`},
+			`t.yml:4: backends[0].urls[0]: url "orders:8080" must start with http://, h2c:// or https://, such as "http://host:8080"`},
 		{"url unparsable", "backends:\n  - name: orders\n    urls: [\"http://orders:80x\"]\n",
 			`t.yml:3: backends[0].urls[0]: invalid url "http://orders:80x": invalid port ":80x" after host`},
 		{"url without host", "backends:\n  - name: orders\n    urls: [\"http://:80\"]\n",

@@ -5,9 +5,11 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
+	"github.com/rgate/rgate/internal/config"
 	"github.com/rgate/rgate/internal/h1client"
 	"github.com/rgate/rgate/internal/httperr"
 	"github.com/rgate/rgate/internal/reqinfo"
@@ -30,9 +32,15 @@ type Options struct {
 // Forwarder sends routes' requests upstream. One serves every route of
 // every table; Handler gives a route's terminal handler.
 type Forwarder struct {
-	h1  *h1Engine // nil with Options.StandardOnly
-	std *stdEngine
-	log *slog.Logger
+	h1   *h1Engine  // nil with Options.StandardOnly
+	std  *stdEngine // http and https upstreams
+	h2c  *stdEngine // HTTP/2 without TLS (gRPC)
+	conn h1client.Options
+	log  *slog.Logger
+	// tls are the standard engines of backends with their own upstream
+	// TLS settings, made when a table is compiled.
+	mu  sync.Mutex
+	tls map[config.UpstreamTLS]*stdEngine
 }
 
 // engine carries one attempt over the wire.
@@ -57,7 +65,7 @@ func New(o Options) *Forwarder {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	f := &Forwarder{log: o.Log}
+	f := &Forwarder{log: o.Log, conn: o.Conn, tls: map[config.UpstreamTLS]*stdEngine{}}
 	if o.Transport == nil {
 		o.Transport = NewTransport(o.Conn)
 	}
@@ -65,14 +73,19 @@ func New(o Options) *Forwarder {
 		f.h1 = &h1Engine{c: h1client.New(o.Conn)}
 	}
 	f.std = newStdEngine(o.Transport)
+	f.h2c = newStdEngine(newH2CTransport(o.Conn))
 	return f
 }
 
 // Close closes idle upstream connections.
 func (f *Forwarder) Close() {
-	if t, ok := f.std.rp.Transport.(interface{ CloseIdleConnections() }); ok {
-		t.CloseIdleConnections()
+	f.std.closeIdle()
+	f.h2c.closeIdle()
+	f.mu.Lock()
+	for _, e := range f.tls {
+		e.closeIdle()
 	}
+	f.mu.Unlock()
 	if f.h1 != nil {
 		f.h1.c.Close()
 	}
@@ -80,13 +93,37 @@ func (f *Forwarder) Close() {
 
 // Handler returns rt's terminal handler: the one that forwards.
 func (f *Forwarder) Handler(rt *route.Route) http.Handler {
-	return &handler{f: f, rt: rt, plan: NewPlan(rt)}
+	h := &handler{f: f, rt: rt, plan: NewPlan(rt), https: f.std}
+	if t := rt.Backend.TLS; t != nil {
+		h.https = f.tlsEngine(*t)
+	}
+	return h
+}
+
+// tlsEngine is the standard engine for upstreams with TLS settings t, one
+// per distinct settings (kept for the Forwarder's life: their number is
+// bounded by the configs it has served).
+func (f *Forwarder) tlsEngine(t config.UpstreamTLS) *stdEngine {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if e := f.tls[t]; e != nil {
+		return e
+	}
+	tr, err := newTLSTransport(f.conn, t)
+	if err != nil {
+		f.log.Error("upstream TLS settings unusable; requests to these upstreams fail", "error", err)
+		f.tls[t] = newStdEngine(failingTransport{err})
+		return f.tls[t]
+	}
+	f.tls[t] = newStdEngine(tr)
+	return f.tls[t]
 }
 
 type handler struct {
-	f    *Forwarder
-	rt   *route.Route
-	plan *Plan
+	f     *Forwarder
+	rt    *route.Route
+	plan  *Plan
+	https *stdEngine // the engine for the backend's https upstreams
 }
 
 // maxBufferedBody is the largest request body read in full before it is
@@ -108,7 +145,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	info := reqinfo.From(w)
 	x := &exchange{w: w, r: r, rt: rt, plan: h.plan, log: h.f.log, info: info, trusted: info.ViaTrustedProxy,
-		tries: tries{maxAttempts: 1}, deadline: time.Now().Add(rt.Timeout)}
+		tries: tries{maxAttempts: 1}, deadline: deadline(r, rt.Timeout)}
 	if canRetry(r) {
 		x.maxAttempts += rt.Retries
 	}
@@ -128,9 +165,52 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	if err := x.run(h.engine(x)); err != nil {
+	if err := x.run(h.engine); err != nil {
 		httperr.Write(w, r, err)
 	}
+}
+
+// deadline is the route timeout from now, or a gRPC call's own deadline
+// (grpc-timeout) when that comes first.
+func deadline(r *http.Request, timeout time.Duration) time.Time {
+	now := time.Now()
+	d := now.Add(timeout)
+	if v := r.Header["Grpc-Timeout"]; len(v) > 0 {
+		if g, ok := grpcTimeout(v[0]); ok && now.Add(g).Before(d) {
+			d = now.Add(g)
+		}
+	}
+	return d
+}
+
+// grpcTimeout parses a grpc-timeout value: up to 8 digits and a unit
+// (H, M, S, m milliseconds, u microseconds, n nanoseconds).
+func grpcTimeout(v string) (time.Duration, bool) {
+	if len(v) < 2 || len(v) > 9 {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(v[:len(v)-1], 10, 64)
+	if err != nil || n < 0 {
+		return 0, false
+	}
+	var unit time.Duration
+	switch v[len(v)-1] {
+	case 'H':
+		unit = time.Hour
+	case 'M':
+		unit = time.Minute
+	case 'S':
+		unit = time.Second
+	case 'm':
+		unit = time.Millisecond
+	case 'u':
+		unit = time.Microsecond
+	case 'n':
+		unit = time.Nanosecond
+	default:
+		return 0, false
+	}
+	return time.Duration(n) * unit, true
 }
 
 // bufferable reports whether r's body is read before anything is sent: one
@@ -165,13 +245,19 @@ func (x *exchange) readBody(buf []byte) error {
 	return err
 }
 
-// engine chooses the engine for x: the h1 engine for plain-HTTP
-// upstreams and plain HTTP/1 requests whose body (if any) was read,
-// the standard engine for the rest.
+// engine chooses the engine for the attempt on x.up: h2c for h2c
+// upstreams, the backend's TLS one for https upstreams, and for plain HTTP
+// ones the h1 engine when the request is plain HTTP/1 whose body (if any)
+// was read, the standard engine otherwise.
 func (h *handler) engine(x *exchange) engine {
 	r := x.r
-	if h.f.h1 != nil && h.rt.Backend.PlainHTTP && r.ProtoMajor == 1 && x.stream == nil &&
-		r.Trailer == nil && h.plan.upgrade(r.Header) == "" {
+	switch x.up.Scheme {
+	case config.ProtocolH2C:
+		return h.f.h2c
+	case config.ProtocolHTTPS:
+		return h.https
+	}
+	if h.f.h1 != nil && r.ProtoMajor == 1 && x.stream == nil && r.Trailer == nil && h.plan.upgrade(r.Header) == "" {
 		return h.f.h1
 	}
 	return h.f.std

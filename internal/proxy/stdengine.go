@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/rgate/rgate/internal/config"
 	"github.com/rgate/rgate/internal/httperr"
 )
 
@@ -103,6 +104,9 @@ func rewrite(pr *httputil.ProxyRequest) {
 	x := a.x
 	u := x.plan.target(pr.In.URL)
 	u.Scheme, u.Host = x.up.Scheme, x.up.Host
+	if u.Scheme == config.ProtocolH2C {
+		u.Scheme = "http" // the h2c transport speaks HTTP/2 to http:// URLs
+	}
 	pr.Out.URL = &u
 	h := make(http.Header, len(pr.In.Header)+4)
 	_ = x.plan.fields(pr.In, x.trusted, headerSink(h))
@@ -184,6 +188,12 @@ func (w *attemptWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 }
 
 func (w *attemptWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (e *stdEngine) closeIdle() {
+	if t, ok := e.rp.Transport.(interface{ CloseIdleConnections() }); ok {
+		t.CloseIdleConnections()
+	}
+}
 
 type bufferPool struct{ p sync.Pool }
 

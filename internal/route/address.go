@@ -16,6 +16,8 @@ const (
 	LabelEnable  = "rgate.enable"
 	LabelPort    = "rgate.port"
 	LabelNetwork = "rgate.network"
+	// LabelProtocol overrides the backend's protocol for one container.
+	LabelProtocol = "rgate.protocol"
 )
 
 // Eligible decides whether container c (which already matches backend b's
@@ -31,11 +33,31 @@ func Eligible(c *docker.Container, b config.Backend) (host, reason string, warn 
 	if r := cmp.Or(stateReason(c), healthReason(c)); r != "" {
 		return "", r, false
 	}
+	if r := protocolReason(c); r != "" {
+		return "", r, true
+	}
 	host, reason = address(c, b)
 	if reason != "" {
 		return "", reason, true
 	}
 	return host, "", false
+}
+
+// Protocol is how rgate speaks to container c of backend b: its
+// rgate.protocol label, else the backend's protocol, else http.
+func Protocol(c *docker.Container, b config.Backend) string {
+	if p, ok := c.Labels[LabelProtocol]; ok {
+		return p
+	}
+	return cmp.Or(b.Protocol, config.ProtocolHTTP)
+}
+
+// protocolReason says why c's rgate.protocol label is unusable, or "".
+func protocolReason(c *docker.Container) string {
+	if p, ok := c.Labels[LabelProtocol]; ok && !config.ValidProtocol(p) {
+		return "label " + LabelProtocol + " has value " + quoteIfOdd(p) + ", want http, h2c or https"
+	}
+	return ""
 }
 
 // disabledReason says why c opted out with rgate.enable=false, or "".

@@ -178,6 +178,7 @@ func compileBackend(bc config.Backend, snap docker.Snapshot, st *State, labels *
 		Picker:        lb.New(bc.Balance),
 		Passive:       upstream.Passive{Threshold: defaultPassiveThreshold, EjectFor: defaultPassiveEject},
 		HealthCheck:   bc.HealthCheck,
+		TLS:           bc.TLS,
 		ServiceHeader: []string{bc.Name},
 	}
 	if hc := bc.HealthCheck; hc != nil {
@@ -197,17 +198,13 @@ func compileBackend(bc config.Backend, snap docker.Snapshot, st *State, labels *
 				b.Skipped = append(b.Skipped, Skip{ContainerID: c.ID, Container: c.Name, Reason: reason, Warn: warn})
 				continue
 			}
-			b.Upstreams = append(b.Upstreams, st.Upstreams.Get(upstream.Key{Scheme: "http", Host: host, ContainerID: c.ID, Container: c.Name}))
+			b.Upstreams = append(b.Upstreams, st.Upstreams.Get(upstream.Key{Scheme: Protocol(c, bc), Host: host, ContainerID: c.ID, Container: c.Name}))
 		}
 	}
 	for _, raw := range bc.URLs {
 		if k, ok := staticKey(raw); ok {
 			b.Upstreams = append(b.Upstreams, st.Upstreams.Get(k))
 		}
-	}
-	b.PlainHTTP = true
-	for _, u := range b.Upstreams {
-		b.PlainHTTP = b.PlainHTTP && u.Scheme == "http"
 	}
 	return b
 }

@@ -154,6 +154,7 @@ func explainContainer(c *docker.Container, sel map[string]string, bc config.Back
 	rs = appendReason(rs, healthReason(c))
 	rs = append(rs, labelReasons(sel, c.Labels)...)
 	rs = appendReason(rs, disabledReason(c))
+	rs = appendReason(rs, protocolReason(c))
 	addr, why := address(c, bc)
 	ce.Address = addr
 	if c.State == "running" {
@@ -214,7 +215,7 @@ func relevantLabels(labels, sel map[string]string) map[string]string {
 	out := map[string]string{}
 	for k, v := range labels {
 		_, inSel := sel[k]
-		if inSel || k == LabelEnable || k == LabelPort || k == LabelNetwork {
+		if inSel || k == LabelEnable || k == LabelPort || k == LabelNetwork || k == LabelProtocol {
 			out[k] = v
 		}
 	}

@@ -120,9 +120,8 @@ type Backend struct {
 	Stats   *stats.Series
 	// ServiceHeader is the X-Service value, shared by every answer.
 	ServiceHeader []string
-	// PlainHTTP is true when every upstream speaks plain HTTP, so the
-	// gateway's own HTTP/1.1 client can carry the requests.
-	PlainHTTP bool
+	// TLS tunes connections to its https upstreams (nil: defaults).
+	TLS *config.UpstreamTLS
 }
 
 // Skip records why a container that matches a backend's labels gets no
