@@ -44,7 +44,7 @@ func serve(cfg *config.Config, o options, log *slog.Logger) error {
 	if o.adminPort != 0 {
 		adminPort = o.adminPort
 	}
-	tlsPort, certStore, err := startCerts(cfg, o, log)
+	tlsPort, certStore, acme, err := startCerts(ctx, cfg, o, log)
 	if err != nil {
 		return err
 	}
@@ -71,7 +71,7 @@ func serve(cfg *config.Config, o options, log *slog.Logger) error {
 		Stats: store, Metrics: mets.Handler(), Version: versionString(), Started: started, Recent: ring, Certs: certStore,
 		Table:   gw.Table,
 		Config:  func() admin.ConfigState { return configState(gw, o.config) },
-		Explain: func(p string) any { return gw.Explain(p) },
+		Explain: func(host, p string) any { return gw.ExplainHost(host, p) },
 	}
 	if watcher != nil {
 		adminOpts.Docker = watcher.Status
@@ -98,7 +98,8 @@ func serve(cfg *config.Config, o options, log *slog.Logger) error {
 	}
 
 	lo := listener.Options{Bind: o.bind, Port: o.port, TLSPort: tlsPort, AdminPort: adminPort,
-		Traffic: traffic, Admin: adminHandler, Server: cfg.Server, Certs: certStore, IsAdmin: admin.IsPath, Log: log}
+		Traffic: traffic, Admin: adminHandler, Server: cfg.Server, Certs: certStore, ACMEHTTP: acme.http, ACMEALPN: acme.alpn,
+		IsAdmin: admin.IsPath, Log: log}
 	servers, err := listener.Listen(lo)
 	if err != nil {
 		return err
@@ -179,7 +180,7 @@ func logSummary(log *slog.Logger, gw *gateway.Gateway, port, tlsPort, adminPort 
 		log.Info("backend", "name", b.Name, "upstreams", len(b.Upstreams), "skipped", len(b.Skipped))
 	}
 	for _, r := range t.Routes() {
-		log.Info("route", "path_prefix", r.Prefix, "backend", r.Backend.Name, "timeout", r.Timeout)
+		log.Info("route", "route", r.Name, "backend", r.Backend.Name, "timeout", r.Timeout)
 	}
 	admin := "on traffic port"
 	if adminPort != 0 {

@@ -27,9 +27,9 @@ type Options struct {
 	Config func() ConfigState
 	// Metrics serves /metrics; nil: no /metrics.
 	Metrics http.Handler
-	// Explain answers /explain?path=...: why a path goes where it goes.
-	// nil: /explain answers 404.
-	Explain func(path string) any
+	// Explain answers /explain?path=...[&host=...]: why a request goes
+	// where it goes. nil: /explain answers 404.
+	Explain func(host, path string) any
 	// Recent holds the last requests for /requests; nil: 404.
 	Recent *recent.Ring
 	// Certs is the TLS listener's certificate store; nil: no TLS.

@@ -20,7 +20,7 @@ func (o Options) explain(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusBadRequest, `missing query parameter "path", e.g. /explain?path=/api/payment/x`)
 		return
 	}
-	writeJSON(w, r, o.Explain(p))
+	writeJSON(w, r, o.Explain(r.URL.Query().Get("host"), p))
 }
 
 // writeJSONError answers status with {"error": msg}.

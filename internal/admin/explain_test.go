@@ -12,7 +12,7 @@ import (
 func TestExplain(t *testing.T) {
 	t.Parallel()
 	var asked []string
-	h := New(Options{Stats: stats.NewStore(), Explain: func(p string) any {
+	h := New(Options{Stats: stats.NewStore(), Explain: func(_, p string) any {
 		asked = append(asked, p)
 		return map[string]string{"path": p}
 	}})
@@ -60,5 +60,16 @@ func TestExplainOff(t *testing.T) {
 	New(Options{Stats: stats.NewStore()}).ServeHTTP(rec, httptest.NewRequest("GET", "/explain?path=/x", nil))
 	if rec.Code != http.StatusNotFound {
 		t.Errorf("GET /explain without Explain wired = %d, want 404", rec.Code)
+	}
+}
+
+func TestExplainPassesHost(t *testing.T) {
+	t.Parallel()
+	var gotHost, gotPath string
+	h := New(Options{Stats: stats.NewStore(), Explain: func(host, p string) any { gotHost, gotPath = host, p; return map[string]string{} }})
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/explain?path=/a/x&host=api.example.com", nil))
+	if rec.Code != 200 || gotHost != "api.example.com" || gotPath != "/a/x" {
+		t.Errorf("/explain?path=/a/x&host=api.example.com: %d, explained host %q path %q", rec.Code, gotHost, gotPath)
 	}
 }

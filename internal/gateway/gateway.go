@@ -127,12 +127,12 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	case !rt.Serves(r.Method):
 		rw.route = rt
-		rw.Info.Route, rw.Info.Backend = rt.Prefix, rt.Backend.Name
+		rw.Info.Route, rw.Info.Backend = rt.Name, rt.Backend.Name
 		rw.Header()["Allow"] = rt.Allow
 		httperr.Write(rw, r, httperr.ErrMethodNotAllowed)
 	default:
 		rw.route = rt
-		rw.Info.Route, rw.Info.Backend = rt.Prefix, rt.Backend.Name
+		rw.Info.Route, rw.Info.Backend = rt.Name, rt.Backend.Name
 		if g.metrics != nil {
 			g.metrics.InFlight().Inc()
 			defer g.metrics.InFlight().Dec()

@@ -26,7 +26,8 @@ type Info struct {
 	// Status is the status written to the client; 0 until written.
 	Status int
 	Bytes  int64
-	// Route is the matched path_prefix ("" for the default response);
+	// Route is the matched route's name, its path_prefix (host + prefix
+	// for a route with a host; "" for the default response);
 	// Backend the backend name.
 	Route   string
 	Backend string
