@@ -4,7 +4,8 @@
 // where a bad new file keeps the certificate it would have replaced and
 // says why. A handshake gets the certificate whose names cover its SNI
 // (exact before wildcard), or the first configured one. Automatic (ACME)
-// certificates plug in through Options.Managed.
+// certificates plug in through Options.Managed (see ACME): a name it
+// manages gets its certificate, and a static one while it has none yet.
 //
 // The loaded set is an immutable value swapped atomically: a handshake
 // reads it once, without a lock, and connections already open keep the
@@ -151,14 +152,19 @@ func (s *Store) Reload() error {
 }
 
 // GetCertificate serves a handshake: the managed source's certificate for
-// a name it manages; else the static certificate whose names cover the
-// SNI, exact before wildcard; else the first static one.
+// a name it manages; else (or while the managed source has none for it
+// yet) the static certificate whose names cover the SNI, exact before
+// wildcard; else the first static one. An ACME tls-alpn-01 validation for
+// a managed name always gets the managed source's answer.
 func (s *Store) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
 	name := strings.TrimSuffix(strings.ToLower(hello.ServerName), ".")
-	if s.managed != nil && name != "" && s.managed.Manages(name) {
-		return s.managed.GetCertificate(hello)
-	}
 	l := s.cur.Load()
+	if s.managed != nil && name != "" && s.managed.Manages(name) {
+		c, err := s.managed.GetCertificate(hello)
+		if err == nil || len(l.entries) == 0 || isACMEChallenge(hello) {
+			return c, err
+		}
+	}
 	if e := l.exact[name]; e != nil {
 		return e.cert, nil
 	}
@@ -174,6 +180,12 @@ func (s *Store) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, er
 		return s.managed.GetCertificate(hello) // no static one: let it say why
 	}
 	return nil, fmt.Errorf("no certificate for %q", hello.ServerName)
+}
+
+// isACMEChallenge reports whether hello is a tls-alpn-01 validation: it
+// offers the acme-tls/1 protocol alone (RFC 8737).
+func isACMEChallenge(hello *tls.ClientHelloInfo) bool {
+	return len(hello.SupportedProtos) == 1 && hello.SupportedProtos[0] == "acme-tls/1"
 }
 
 // Status describes every certificate: the static ones in config order,
