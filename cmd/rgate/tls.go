@@ -5,41 +5,69 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 
 	"github.com/rgate/rgate/internal/certs"
 	"github.com/rgate/rgate/internal/config"
 )
 
+// acmeListen is what the listeners need for ACME challenges: the plain
+// port's http-01 handler wrapper (nil without http-01) and whether the TLS
+// port offers acme-tls/1.
+type acmeListen struct {
+	http func(http.Handler) http.Handler
+	alpn bool
+}
+
 // startCerts loads the TLS listener's certificates when server.tls is set
 // and returns its port (--tls-port over server.tls.port); port 0 and a nil
-// store without TLS. A certificate that does not load stops rgate.
-func startCerts(cfg *config.Config, o options, log *slog.Logger) (int, *certs.Store, error) {
+// store without TLS. A static certificate that does not load stops rgate.
+// With server.tls.acme it also loads the stored ACME certificates and
+// obtains and renews them in the background until ctx is done: a CA that
+// does not answer is logged and retried, and stops nothing.
+func startCerts(ctx context.Context, cfg *config.Config, o options, log *slog.Logger) (int, *certs.Store, acmeListen, error) {
 	t := cfg.Server.TLS
 	if t == nil {
 		if o.tlsPort != 0 {
-			return 0, nil, errors.New("--tls-port needs a server.tls block (certificates or acme) in the config")
+			return 0, nil, acmeListen{}, errors.New("--tls-port needs a server.tls block (certificates or acme) in the config")
 		}
-		return 0, nil, nil
+		return 0, nil, acmeListen{}, nil
 	}
 	port := t.Port
 	if o.tlsPort != 0 {
 		port = o.tlsPort
 	}
 	if port == 0 {
-		return 0, nil, fmt.Errorf("%s: server.tls.port (or --tls-port) is required", cfg.Path)
+		return 0, nil, acmeListen{}, fmt.Errorf("%s: server.tls.port (or --tls-port) is required", cfg.Path)
 	}
 	var pairs []certs.Pair
 	for _, c := range t.Certificates {
 		pairs = append(pairs, certs.Pair{CertFile: c.CertFile, KeyFile: c.KeyFile})
 	}
-	s, err := certs.New(certs.Options{Files: pairs, Log: log})
-	if err != nil {
-		return 0, nil, fmt.Errorf("%s: server.tls.certificates: %w", cfg.Path, err)
+	var managed certs.Managed
+	var al acmeListen
+	if a := t.ACME; a != nil {
+		alpn := slices.Contains(a.Challenges, config.ChallengeTLSALPN01)
+		m, err := certs.NewACME(certs.ACMEOptions{
+			Directory: a.Directory, Email: a.Email, DirectoryCAFile: a.DirectoryCAFile, Storage: a.Storage, Domains: a.Domains,
+			HTTP01: slices.Contains(a.Challenges, config.ChallengeHTTP01), TLSALPN01: alpn,
+			Host: o.bind, HTTPPort: o.port, TLSPort: port, Log: log,
+		})
+		if err != nil {
+			return 0, nil, acmeListen{}, fmt.Errorf("%s: server.tls.acme: %w", cfg.Path, err)
+		}
+		go m.Run(ctx)
+		managed, al = m, acmeListen{http: m.HTTPHandler(), alpn: alpn}
 	}
-	return port, s, nil
+	s, err := certs.New(certs.Options{Files: pairs, Managed: managed, Log: log})
+	if err != nil {
+		return 0, nil, acmeListen{}, fmt.Errorf("%s: server.tls.certificates: %w", cfg.Path, err)
+	}
+	return port, s, al, nil
 }
 
 // reloadOnHUP calls reload on every SIGHUP until ctx is done.
