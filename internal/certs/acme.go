@@ -251,7 +251,7 @@ func (a *ACME) onEvent(ctx context.Context, event string, data map[string]any) e
 		if renewal {
 			msg = "ACME certificate renewed"
 		}
-		a.log.Info(msg, "name", name, "issuer", data["issuer"])
+		a.log.Info(msg, "name", name, "ca", a.o.Directory)
 	case "cert_failed":
 		err, _ := data["error"].(error)
 		if err == nil {
