@@ -114,7 +114,7 @@ func startPebble(t *testing.T, httpPort, tlsPort int) *pebble {
 	resolver := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
 		return (&net.Dialer{}).DialContext(ctx, network, dns)
 	}}
-	eventually(t, 10*time.Second, "challtestsrv answering DNS", func() bool {
+	eventually(t, 20*time.Second, "challtestsrv answering DNS", func() bool {
 		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
 		defer cancel()
 		addrs, err := resolver.LookupHost(ctx, "probe.acme.test")
@@ -142,7 +142,7 @@ func startPebble(t *testing.T, httpPort, tlsPort int) *pebble {
 		client:    &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.pool}}},
 	}
 	t.Cleanup(p.client.CloseIdleConnections)
-	eventually(t, 10*time.Second, "Pebble's directory", func() bool {
+	eventually(t, 20*time.Second, "Pebble's directory", func() bool {
 		res, err := p.client.Get(p.directory)
 		if err != nil {
 			return false
