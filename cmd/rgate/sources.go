@@ -36,9 +36,6 @@ func wireSources(m *metrics.Metrics, store *stats.Store, gw *gateway.Gateway, w 
 		src.Certificates = func() []metrics.CertificateState {
 			var out []metrics.CertificateState
 			for _, c := range cs.Status() {
-				if c.NotAfter.IsZero() {
-					continue // an ACME name with no certificate yet: no expiry to report
-				}
 				name := ""
 				if len(c.Names) > 0 {
 					name = c.Names[0]
