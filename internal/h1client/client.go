@@ -33,7 +33,6 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 )
 
@@ -240,7 +239,7 @@ func (c *Client) dial(ctx context.Context, host string, deadline time.Time) (*Co
 	if err != nil {
 		return nil, err
 	}
-	cn := &Conn{nc: nc, host: host, client: c}
+	cn := &Conn{nc: nc, host: host, client: c, peek: newPeeker(nc)}
 	cn.br = bufio.NewReaderSize(nc, readBufSize)
 	cn.bw = bufio.NewWriterSize(nc, writeBufSize)
 	return cn, nil
@@ -265,6 +264,8 @@ type Conn struct {
 	res Response
 	// wait is the wait for the current answer's head (see Do).
 	wait headWait
+	// peek checks the connection while it is idle.
+	peek *peeker
 	// stopAbort, while a body is read, unhooks the abort that the
 	// client's going away triggers; see Response.Finish.
 	stopAbort func() bool
@@ -309,13 +310,5 @@ func (cn *Conn) alive() bool {
 	if cn.br.Buffered() > 0 {
 		return false
 	}
-	sc, ok := cn.nc.(syscall.Conn)
-	if !ok {
-		return true
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return false
-	}
-	return peekAlive(rc)
+	return cn.peek.open()
 }

@@ -65,17 +65,22 @@ type retryStatusError struct{ status int }
 
 func (e retryStatusError) Error() string { return "upstream answered " + strconv.Itoa(e.status) }
 
-// run is the attempt loop: pick an upstream, send on the engine pick
-// chooses for it, and on a failure
+// picker chooses the engine for the attempt on x.up.
+type picker interface {
+	engine(x *exchange) engine
+}
+
+// run is the attempt loop: pick an upstream, send on the engine p chooses
+// for it, and on a failure
 // that allows it try another. It returns the error the client is to be
 // told, nil when an answer went out.
-func (x *exchange) run(pick func(*exchange) engine) error {
+func (x *exchange) run(p picker) error {
 	var err error
 	for ; x.attempt < x.maxAttempts; x.attempt++ {
 		if !x.next() {
 			break
 		}
-		err = x.sendOn(pick(x))
+		err = x.sendOn(p.engine(x))
 		if err == nil || x.wrote || !x.failed(err) {
 			break
 		}

@@ -165,7 +165,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	if err := x.run(h.engine); err != nil {
+	if err := x.run(h); err != nil {
 		httperr.Write(w, r, err)
 	}
 }
