@@ -122,6 +122,10 @@ func validate(args []string, stdout, stderr io.Writer) int {
 		printConfigError(stderr, err)
 		return 1
 	}
+	if err := checkCertificates(cfg); err != nil {
+		fmt.Fprintf(stderr, "rgate: %v\n", err)
+		return 1
+	}
 	fmt.Fprintf(stdout, "%s: ok (%d routes, %d backends)\n", cfg.Path, len(cfg.Routes), len(cfg.Backends))
 	if *withDocker {
 		return validateDocker(cfg, stdout, stderr)

@@ -44,10 +44,7 @@ func startCerts(ctx context.Context, cfg *config.Config, o options, log *slog.Lo
 	if port == 0 {
 		return 0, nil, acmeListen{}, fmt.Errorf("%s: server.tls.port (or --tls-port) is required", cfg.Path)
 	}
-	var pairs []certs.Pair
-	for _, c := range t.Certificates {
-		pairs = append(pairs, certs.Pair{CertFile: c.CertFile, KeyFile: c.KeyFile})
-	}
+	pairs := filePairs(t)
 	var managed certs.Managed
 	var al acmeListen
 	if a := t.ACME; a != nil {
@@ -68,6 +65,26 @@ func startCerts(ctx context.Context, cfg *config.Config, o options, log *slog.Lo
 		return 0, nil, acmeListen{}, fmt.Errorf("%s: server.tls.certificates: %w", cfg.Path, err)
 	}
 	return port, s, al, nil
+}
+
+// filePairs are the static certificates of a TLS block.
+func filePairs(t *config.TLS) []certs.Pair {
+	var pairs []certs.Pair
+	for _, c := range t.Certificates {
+		pairs = append(pairs, certs.Pair{CertFile: c.CertFile, KeyFile: c.KeyFile})
+	}
+	return pairs
+}
+
+// checkCertificates loads a config's static certificates, for validate:
+// the error names the file that does not load.
+func checkCertificates(cfg *config.Config) error {
+	if t := cfg.Server.TLS; t != nil && len(t.Certificates) > 0 {
+		if _, err := certs.New(certs.Options{Files: filePairs(t)}); err != nil {
+			return fmt.Errorf("%s: server.tls.certificates: %w", cfg.Path, err)
+		}
+	}
+	return nil
 }
 
 // reloadOnHUP calls reload on every SIGHUP until ctx is done.
