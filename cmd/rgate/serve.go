@@ -44,7 +44,7 @@ func serve(cfg *config.Config, o options, log *slog.Logger) error {
 	if o.adminPort != 0 {
 		adminPort = o.adminPort
 	}
-	tlsPort, certStore, acme, err := startCerts(ctx, cfg, o, log)
+	tlsPort, certStore, acme, err := startCerts(cfg, o, log)
 	if err != nil {
 		return err
 	}
@@ -95,6 +95,9 @@ func serve(cfg *config.Config, o options, log *slog.Logger) error {
 	if certStore != nil {
 		wg.Go(func() { certStore.Watch(bg) })
 		wg.Go(func() { reloadOnHUP(bg, certStore.ReloadLogged) })
+	}
+	if acme.run != nil {
+		wg.Go(func() { acme.run(bg) })
 	}
 
 	lo := listener.Options{Bind: o.bind, Port: o.port, TLSPort: tlsPort, AdminPort: adminPort,

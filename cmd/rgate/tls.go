@@ -21,15 +21,18 @@ import (
 type acmeListen struct {
 	http func(http.Handler) http.Handler
 	alpn bool
+	// run obtains and renews the certificates until its ctx is done (nil
+	// without ACME); serve runs it with its other background work.
+	run func(ctx context.Context)
 }
 
 // startCerts loads the TLS listener's certificates when server.tls is set
 // and returns its port (--tls-port over server.tls.port); port 0 and a nil
 // store without TLS. A static certificate that does not load stops rgate.
 // With server.tls.acme it also loads the stored ACME certificates and
-// obtains and renews them in the background until ctx is done: a CA that
+// returns how to obtain and renew them in the background (acmeListen.run): a CA that
 // does not answer is logged and retried, and stops nothing.
-func startCerts(ctx context.Context, cfg *config.Config, o options, log *slog.Logger) (int, *certs.Store, acmeListen, error) {
+func startCerts(cfg *config.Config, o options, log *slog.Logger) (int, *certs.Store, acmeListen, error) {
 	t := cfg.Server.TLS
 	if t == nil {
 		if o.tlsPort != 0 {
@@ -57,8 +60,7 @@ func startCerts(ctx context.Context, cfg *config.Config, o options, log *slog.Lo
 		if err != nil {
 			return 0, nil, acmeListen{}, fmt.Errorf("%s: server.tls.acme: %w", cfg.Path, err)
 		}
-		go m.Run(ctx)
-		managed, al = m, acmeListen{http: m.HTTPHandler(), alpn: alpn}
+		managed, al = m, acmeListen{http: m.HTTPHandler(), alpn: alpn, run: m.Run}
 	}
 	s, err := certs.New(certs.Options{Files: pairs, Managed: managed, Log: log})
 	if err != nil {

@@ -144,7 +144,7 @@ func (s *Store) Reload() error {
 	next.index()
 	s.cur.Store(next)
 	for i, e := range next.entries {
-		if e != old.entries[i] && e.lastErr == "" && !e.leaf.NotAfter.Equal(old.entries[i].leaf.NotAfter) {
+		if e.lastErr == "" && !e.leaf.Equal(old.entries[i].leaf) {
 			s.log.Info("certificate reloaded", "file", e.pair.CertFile, "names", e.leaf.DNSNames, "not_after", e.leaf.NotAfter)
 		}
 	}
@@ -201,9 +201,6 @@ func (s *Store) Status() []Status {
 	}
 	return out
 }
-
-// Files returns the static certificates' files (to watch).
-func (s *Store) Files() []Pair { return s.files }
 
 func load(p Pair) (*entry, error) {
 	cert, err := tls.LoadX509KeyPair(p.CertFile, p.KeyFile)

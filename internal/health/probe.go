@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"runtime/debug"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/rgate/rgate/internal/config"
+	"github.com/rgate/rgate/internal/h1syntax"
 	"github.com/rgate/rgate/internal/upstream"
 )
 
@@ -142,7 +142,7 @@ func (s statusError) Error() string { return "status " + strconv.Itoa(int(s)) }
 func (p *prober) reason(err error) string {
 	prefix := "GET " + p.check.Path + ": "
 	switch {
-	case isTimeout(err):
+	case h1syntax.IsTimeout(err):
 		return prefix + "timeout after " + p.check.Timeout.String()
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return prefix + "connection refused"
@@ -158,12 +158,4 @@ func (p *prober) reason(err error) string {
 		err = ue.Err
 	}
 	return prefix + err.Error()
-}
-
-func isTimeout(err error) bool {
-	if errors.Is(err, context.DeadlineExceeded) {
-		return true
-	}
-	ne, ok := errors.AsType[net.Error](err)
-	return ok && ne.Timeout()
 }
