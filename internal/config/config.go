@@ -23,6 +23,9 @@ type Config struct {
 	Server Server `yaml:"server"`
 	// AccessLog writes one JSON line per request to stdout. Default off.
 	AccessLog AccessLog `yaml:"access_log"`
+	// Cluster shares rate limits, stats and ACME state between replicas
+	// through Redis. Default absent: each replica on its own.
+	Cluster *Cluster `yaml:"cluster"`
 
 	// Path is the file this config was loaded from (not part of the YAML).
 	Path string `yaml:"-"`

@@ -25,6 +25,9 @@ func (c *Config) ApplyDefaults() {
 	if c.Server.TLS != nil {
 		c.Server.TLS.applyDefaults()
 	}
+	if c.Cluster != nil {
+		c.Cluster.applyDefaults()
+	}
 }
 
 // setDuration sets *d to def when it is zero.

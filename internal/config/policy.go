@@ -24,6 +24,15 @@ type RateLimit struct {
 	// MaxKeys bounds how many client keys are tracked; the least recently
 	// seen are forgotten first. Default 100000.
 	MaxKeys int `yaml:"max_keys"`
+	// Scope is whose budget the limit is: "local" (default), each
+	// replica's own; "cluster", one budget shared by every replica
+	// through the cluster's Redis.
+	Scope string `yaml:"scope"`
+	// OnStoreError is what a cluster-scoped limit does while Redis fails
+	// or is slower than cluster.redis.timeout: "local" (default), this
+	// replica's own buckets at the limit divided by the live replicas;
+	// "allow"; or "deny" (429).
+	OnStoreError string `yaml:"on_store_error"`
 }
 
 // Rate allows Requests per Per, with bursts of up to Burst.
@@ -160,6 +169,7 @@ func (c *Config) applyPolicyDefaults() {
 			if rl.MaxKeys == 0 {
 				rl.MaxKeys = DefaultRateMaxKeys
 			}
+			rl.applyClusterDefaults()
 			rl.Default.applyDefaults()
 			for name, t := range rl.Tiers {
 				t.applyDefaults()
