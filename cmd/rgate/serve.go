@@ -14,6 +14,7 @@ import (
 
 	"github.com/rgate/rgate/internal/accesslog"
 	"github.com/rgate/rgate/internal/admin"
+	"github.com/rgate/rgate/internal/cluster"
 	"github.com/rgate/rgate/internal/config"
 	"github.com/rgate/rgate/internal/docker"
 	"github.com/rgate/rgate/internal/gateway"
@@ -63,12 +64,20 @@ func serve(cfg *config.Config, o options, log *slog.Logger) error {
 		defer api.Close()
 		watcher = docker.NewWatcher(api, log, docker.Options{})
 	}
-	gw := gateway.New(cfg, gateway.Options{Stats: store, Metrics: mets, AccessLog: alog, Recent: ring, Log: log})
+	shared, err := openCluster(cfg, o.port, log)
+	if err != nil {
+		return err
+	}
+	if shared != nil {
+		defer shared.Close()
+	}
+	gw := gateway.New(cfg, gateway.Options{Stats: store, Metrics: mets, AccessLog: alog, Recent: ring, Cluster: shared, Log: log})
 	defer gw.Close()
 	wireSources(mets, store, gw, watcher, certStore)
 
 	adminOpts := admin.Options{
 		Stats: store, Metrics: mets.Handler(), Version: versionString(), Started: started, Recent: ring, Certs: certStore,
+		Cluster: shared,
 		Table:   gw.Table,
 		Config:  func() admin.ConfigState { return configState(gw, o.config) },
 		Explain: func(host, p string) any { return gw.ExplainHost(host, p) },
@@ -195,4 +204,19 @@ func logSummary(log *slog.Logger, gw *gateway.Gateway, port, tlsPort, adminPort 
 	}
 	log.Info("rgate listening", "version", versionString(), "port", port, "tls_port", tlsInfo, "admin", admin,
 		"routes", len(t.Routes()), "backends", len(t.Backends), "containers", containers)
+}
+
+// openCluster connects to the shared store when the config has a cluster:
+// section; nil otherwise.
+func openCluster(cfg *config.Config, port int, log *slog.Logger) (*cluster.Store, error) {
+	if cfg.Cluster == nil {
+		return nil, nil
+	}
+	s, err := cluster.Open(cfg.Cluster, cluster.InstanceID(cfg.Cluster.InstanceID, port), log)
+	if err != nil {
+		return nil, err
+	}
+	st := s.Status()
+	log.Info("cluster store", "addrs", cfg.Cluster.Redis.Addrs, "instance", st.Instance, "state", st.State)
+	return s, nil
 }

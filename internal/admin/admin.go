@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/rgate/rgate/internal/certs"
+	"github.com/rgate/rgate/internal/cluster"
 	"github.com/rgate/rgate/internal/docker"
 	"github.com/rgate/rgate/internal/recent"
 	"github.com/rgate/rgate/internal/route"
@@ -33,7 +34,9 @@ type Options struct {
 	// Recent holds the last requests for /requests; nil: 404.
 	Recent *recent.Ring
 	// Certs is the TLS listener's certificate store; nil: no TLS.
-	Certs   *certs.Store
+	Certs *certs.Store
+	// Cluster is the store shared with other replicas; nil: no cluster.
+	Cluster *cluster.Store
 	Version string
 	Started time.Time
 }

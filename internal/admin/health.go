@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/rgate/rgate/internal/certs"
+	"github.com/rgate/rgate/internal/cluster"
 	"github.com/rgate/rgate/internal/docker"
 	"github.com/rgate/rgate/internal/mw/breaker"
 	"github.com/rgate/rgate/internal/route"
@@ -21,6 +22,8 @@ type healthBody struct {
 	Backends      map[string]backendHealth `json:"backends"`
 	// Certificates are the TLS listener's (absent without TLS).
 	Certificates []certs.Status `json:"certificates,omitempty"`
+	// Cluster is the shared store's state (absent without cluster:).
+	Cluster *cluster.Status `json:"cluster,omitempty"`
 }
 
 type dockerState struct {
@@ -90,6 +93,13 @@ func (o Options) describe() healthBody {
 	}
 	if o.Certs != nil {
 		body.Certificates = o.Certs.Status()
+	}
+	if o.Cluster != nil {
+		st := o.Cluster.Status()
+		body.Cluster = &st
+		if st.State != "ok" {
+			body.Status = "degraded"
+		}
 	}
 	if o.Config != nil {
 		c := o.Config()

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rgate/rgate/internal/accesslog"
+	"github.com/rgate/rgate/internal/cluster"
 	"github.com/rgate/rgate/internal/config"
 	"github.com/rgate/rgate/internal/health"
 	"github.com/rgate/rgate/internal/httperr"
@@ -37,7 +38,10 @@ type Options struct {
 	Recent *recent.Ring
 	// Proxy tunes the forwarding engines; its Log is the gateway's.
 	Proxy proxy.Options
-	Log   *slog.Logger
+	// Cluster is the store shared with other replicas; nil without a
+	// cluster: section.
+	Cluster *cluster.Store
+	Log     *slog.Logger
 }
 
 // Gateway routes requests through the current table.
@@ -82,6 +86,7 @@ func New(cfg *config.Config, o Options) *Gateway {
 		Metrics: o.Metrics,
 		State:   route.NewState(),
 		Forward: g.forwarder.Handler,
+		Cluster: o.Cluster,
 	}
 	g.SetConfig(cfg)
 	return g

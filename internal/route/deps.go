@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"sync"
 
+	"github.com/rgate/rgate/internal/cluster"
 	"github.com/rgate/rgate/internal/metrics"
 	"github.com/rgate/rgate/internal/mw/breaker"
 	"github.com/rgate/rgate/internal/mw/cache"
@@ -28,6 +29,9 @@ type Deps struct {
 	// forwarder); nil: the table is only looked at (validate --docker)
 	// and its routes have no Handler.
 	Forward func(*Route) http.Handler
+	// Cluster is the store shared with other replicas; nil without a
+	// cluster: section.
+	Cluster *cluster.Store
 }
 
 // State is the policies' state, keyed by route name (config.Route.Name:
