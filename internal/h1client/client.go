@@ -43,7 +43,9 @@ type Options struct {
 	// DialTimeout bounds connecting. Default 3s.
 	DialTimeout time.Duration
 	// MaxIdlePerHost is how many idle connections are kept per upstream.
-	// Default 256 (net/http's default of 2 starves a proxy).
+	// Default 1024 (net/http's default of 2 starves a proxy; an HTTP/2
+	// client multiplexes hundreds of requests over a few connections,
+	// and each running request needs its own upstream connection).
 	MaxIdlePerHost int
 	// IdleTimeout closes connections idle this long. Default 90s.
 	IdleTimeout time.Duration
@@ -55,7 +57,7 @@ func (o Options) WithDefaults() Options {
 		o.DialTimeout = 3 * time.Second
 	}
 	if o.MaxIdlePerHost <= 0 {
-		o.MaxIdlePerHost = 256
+		o.MaxIdlePerHost = 1024
 	}
 	if o.IdleTimeout <= 0 {
 		o.IdleTimeout = 90 * time.Second

@@ -149,7 +149,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if canRetry(r) {
 		x.maxAttempts += rt.Retries
 	}
-	if r.Body != nil && r.Body != http.NoBody {
+	// ContentLength 0 is a request without a body: HTTP/1's
+	// Content-Length: 0, or an HTTP/2 stream that ended with its headers
+	// (net/http's Body is then an empty reader, not NoBody).
+	if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
 		x.in = &x.inBody
 		x.in.rc = r.Body
 		if rt.MaxBodyBytes > 0 {
@@ -247,8 +250,9 @@ func (x *exchange) readBody(buf []byte) error {
 
 // engine chooses the engine for the attempt on x.up: h2c for h2c
 // upstreams, the backend's TLS one for https upstreams, and for plain HTTP
-// ones the h1 engine when the request is plain HTTP/1 whose body (if any)
-// was read, the standard engine otherwise.
+// ones the h1 engine when the request (HTTP/1 or HTTP/2: the upstream
+// speaks HTTP/1.1 either way) has no trailers, asks for no upgrade, and
+// its body, if any, was read; the standard engine otherwise.
 func (h *handler) engine(x *exchange) engine {
 	r := x.r
 	switch x.up.Scheme {
@@ -257,7 +261,7 @@ func (h *handler) engine(x *exchange) engine {
 	case config.ProtocolHTTPS:
 		return h.https
 	}
-	if h.f.h1 != nil && r.ProtoMajor == 1 && x.stream == nil && r.Trailer == nil && h.plan.upgrade(r.Header) == "" {
+	if h.f.h1 != nil && r.ProtoMajor <= 2 && x.stream == nil && r.Trailer == nil && h.plan.upgrade(r.Header) == "" {
 		return h.f.h1
 	}
 	return h.f.std

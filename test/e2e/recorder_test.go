@@ -28,6 +28,7 @@ type recorder struct {
 // recorded is one request as the upstream read it.
 type recorded struct {
 	Method, URI, Proto string
+	Host               string // the Host field (net/http takes it out of Header)
 	Header             http.Header
 	Body               string
 	BodyErr            error
@@ -81,7 +82,7 @@ func (rec *recorder) serve(c net.Conn, n int) {
 			return
 		}
 		body, berr := io.ReadAll(r.Body)
-		got := &recorded{Method: r.Method, URI: r.RequestURI, Proto: r.Proto, Header: r.Header, Body: string(body),
+		got := &recorded{Method: r.Method, URI: r.RequestURI, Proto: r.Proto, Host: r.Host, Header: r.Header, Body: string(body),
 			BodyErr: berr, ContentLength: r.ContentLength, TransferEncoding: r.TransferEncoding, Conn: n}
 		rec.mu.Lock()
 		rec.got = append(rec.got, got)
