@@ -1,12 +1,14 @@
 package admin
 
 import (
-	"github.com/rgate/rgate/internal/docker"
 	"maps"
 	"math"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/rgate/rgate/internal/certs"
+	"github.com/rgate/rgate/internal/docker"
 
 	"github.com/rgate/rgate/internal/mw/breaker"
 	"github.com/rgate/rgate/internal/route"
@@ -43,6 +45,9 @@ type dashDoc struct {
 	Timeline dashTimeline `json:"timeline"`
 	Routes   []dashRoute  `json:"routes"`
 	Backends []dashBack   `json:"backends"`
+	// Certificates are the TLS listener's (absent without TLS), as in
+	// /health.
+	Certificates []certs.Status `json:"certificates,omitempty"`
 }
 
 // dashSeries is one stats.Series: cumulative counts since start, and
@@ -143,6 +148,9 @@ func (o Options) dashData(now time.Time) dashDoc {
 	if o.Config != nil {
 		c := o.Config()
 		doc.Config = &c
+	}
+	if o.Certs != nil {
+		doc.Certificates = o.Certs.Status()
 	}
 	if o.Stats != nil {
 		g := o.Stats.Global()

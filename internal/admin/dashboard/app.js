@@ -376,6 +376,38 @@
     setClass(e, bad ? 'v bad' : 'v');
   }
 
+  // ---- certificates -----------------------------------------------------
+
+  // renderCerts fills the certificates panel (hidden without TLS). A
+  // certificate within 14 days of expiry, or whose last reload or renewal
+  // failed, is marked bad.
+  function renderCerts(doc, now) {
+    const list = doc.certificates || [], panel = byId('certs');
+    setHidden(panel, list.length === 0);
+    if (!list.length) return;
+    setText(byId('certs-count'), String(list.length));
+    const body = byId('certs-table').tBodies[0];
+    while (body.rows.length > list.length) body.deleteRow(-1);
+    while (body.rows.length < list.length) {
+      const tr = body.insertRow();
+      for (let i = 0; i < 5; i++) textCell(tr, '');
+    }
+    list.forEach((c, i) => {
+      const tr = body.rows[i], cells = tr.cells;
+      const left = (Date.parse(c.not_after) - now) / 86400000;
+      const names = (c.names || []).join(', ') || '(no certificate yet)';
+      setText(cells[0], names);
+      setText(cells[1], c.source + (c.file ? ' · ' + c.file : ''));
+      setText(cells[2], c.issuer || '');
+      const exp = c.not_after && !c.not_after.startsWith('0001') ?
+        c.not_after.slice(0, 10) + ' (' + (left < 1 ? left < 0 ? 'expired' : '< 1 day' : Math.floor(left) + ' days') + ')' : '–';
+      setText(cells[3], exp);
+      setText(cells[4], c.last_error || '');
+      setAttr(tr, 'data-name', names);
+      setClass(tr, c.last_error || left < 14 ? 'bad' : '');
+    });
+  }
+
   // ---- routes -----------------------------------------------------------
 
   class RoutesTable {
@@ -834,6 +866,7 @@
     const started = performance.now(), now = doc.time;
     record(doc);
     renderHeader(doc);
+    renderCerts(doc, now);
     setHidden(byId('explain'), !doc.explain);
     routes.update(doc, now);
     const ups = backends.update(doc, now);
