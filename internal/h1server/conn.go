@@ -1,6 +1,7 @@
 package h1server
 
 import (
+	"crypto/tls"
 	"bufio"
 	"bytes"
 	"context"
@@ -54,6 +55,10 @@ type conn struct {
 	idleDeadline time.Time
 	parkFD       int32
 	parkSeq      uint32
+
+	// tlsState is the connection's TLS state after the handshake; nil
+	// for a plain connection.
+	tlsState *tls.ConnectionState
 }
 
 // connReader is the reader under the bufio.Reader: it returns the byte
@@ -254,16 +259,23 @@ func (c *conn) logPanic(err any) {
 }
 
 // start takes a newly accepted connection. A TLS one goes to the fallback
-// unread (the handshake, ALPN and Request.TLS are net/http's business);
-// any other gets its remote address, base context and buffers, and the
-// first head's ReadHeaderTimeout.
+// unread (the handshake, ALPN and Request.TLS are net/http's business)
+// unless HandshakeTLS is set (see handshake); a connection served here
+// gets its remote address, base context and buffers, and the first
+// head's ReadHeaderTimeout.
 func (c *conn) start() fate {
 	s := c.srv
 	if _, ok := c.rwc.(connectionStater); ok {
-		if !s.shuttingDown() && s.fallbackLn.send(c.rwc) {
+		tc, own := c.rwc.(*tls.Conn)
+		if own && s.HandshakeTLS {
+			if f := c.handshake(tc); f != serveOn {
+				return f
+			}
+		} else if !s.shuttingDown() && s.fallbackLn.send(c.rwc) {
 			return handedOff
+		} else {
+			return closeIt
 		}
-		return closeIt
 	}
 	if ra := c.rwc.RemoteAddr(); ra != nil {
 		c.remoteAddr = ra.String()

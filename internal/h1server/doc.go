@@ -121,7 +121,17 @@
 // answers, its own timeouts, and Fallback.Shutdown). A truncated head
 // (client EOF) is handed off too, so net/http answers it as before. TLS
 // connections (*tls.Conn, from a tls.Listener) are handed off unread at
-// accept: the handshake, ALPN (HTTP/2) and Request.TLS stay net/http's.
+// accept (the handshake, ALPN and Request.TLS stay net/http's), unless
+// HandshakeTLS is set: then the connection's goroutine completes the
+// handshake within ReadHeaderTimeout, serves the connection here when
+// the client chose HTTP/1.1 or no protocol by ALPN (each request gets
+// Request.TLS), and hands it to Fallback with the handshake done
+// otherwise (h2, acme-tls/1). A TLS connection handed off later reaches
+// net/http wrapped, not as a *tls.Conn, so the Fallback's guard sets
+// Request.TLS from it. TLS connections are never parked (the parker
+// watches descriptors, and a *tls.Conn may hold decrypted bytes): idle
+// past ParkIdleAfter they give their buffers back and wait on their
+// goroutine.
 //
 // # HTTP/1.0 with Transfer-Encoding
 //
@@ -142,8 +152,8 @@
 // head; a guard in front of the Fallback's handler refuses the request if
 // the head just read had the field. So that no handler is bypassed, the
 // guard also gives net/http's answer to "OPTIONS *" (unless the Fallback
-// disables it). TLS connections, whose bytes net/http reads from the
-// *tls.Conn itself, are not watched.
+// disables it). TLS connections handed off unread, whose bytes net/http
+// reads from the *tls.Conn itself, are not watched.
 //
 // # Differences from net/http
 //

@@ -185,6 +185,16 @@ func (g fallbackGuard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
+	if r.TLS == nil {
+		// A TLS connection handed off after its handshake here reaches
+		// net/http wrapped, so net/http does not see its TLS state.
+		if hc, _ := r.Context().Value(handoffConnKey{}).(*handoffConn); hc != nil {
+			if cs, ok := hc.Conn.(connectionStater); ok {
+				st := cs.ConnectionState()
+				r.TLS = &st
+			}
+		}
+	}
 	h := g.h
 	if h == nil {
 		h = http.DefaultServeMux

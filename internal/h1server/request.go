@@ -23,6 +23,7 @@ func (c *conn) serveRequest(tmp *http.Request) (keep bool) {
 		tmp.Body = http.NoBody
 	}
 	tmp.RemoteAddr = c.remoteAddr
+	tmp.TLS = c.tlsState
 	ctx, cancel := context.WithCancel(c.baseCtx)
 	req := tmp.WithContext(ctx)
 	c.lastMethod = req.Method

@@ -47,6 +47,16 @@ type Server struct {
 	// readable. That keeps an idle connection at ~1 KiB instead of ~6
 	// (mostly goroutine stack). Zero means never; Linux only.
 	ParkIdleAfter time.Duration
+	// HandshakeTLS makes the server complete the handshake of a TLS
+	// connection (*tls.Conn, from a tls.Listener) itself, within
+	// ReadHeaderTimeout, and serve it like any other when the client
+	// chose HTTP/1.1 (or no protocol) by ALPN; a connection that chose
+	// another protocol (h2, acme-tls/1) goes to the Fallback then, which
+	// must have the TLS config's protocols (TLSNextProto, Protocols). A
+	// request served here gets Request.TLS; so does one on a connection
+	// handed off later. False: TLS connections go to the Fallback
+	// unread.
+	HandshakeTLS bool
 	// Fallback serves every connection the fast path declines. Serve
 	// fills in its Handler, ReadHeaderTimeout, IdleTimeout, MaxHeaderBytes
 	// and ErrorLog from the fields above where they are zero, puts a guard

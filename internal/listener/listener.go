@@ -5,9 +5,11 @@
 //     server.h2c that server also speaks HTTP/2 with prior knowledge, and
 //     with server.tls.redirect_http the port answers 308 to https://
 //     (except the admin endpoints and ACME http-01 challenges);
-//   - the TLS port: a net/http server speaking HTTP/1.1 and, with
-//     server.http2, HTTP/2 (ALPN), its certificates from a certs.Store,
-//     client certificates required with client_ca_file, and HSTS;
+//   - the TLS port: rgate's HTTP/1.1 server again, which completes each
+//     handshake and serves the connections that chose HTTP/1.1, handing
+//     HTTP/2 ones (ALPN h2, with server.http2) and whatever it declines to
+//     a net/http server; certificates from a certs.Store, client
+//     certificates required with client_ca_file, and HSTS;
 //   - the admin port, when the admin endpoints have their own.
 //
 // Every listener serves the same handler, so every policy behaves the same
@@ -174,8 +176,8 @@ func http2Config() *http.HTTP2Config {
 	return &http.HTTP2Config{MaxConcurrentStreams: 250}
 }
 
-// tlsServer is net/http over TLS: HTTP/1.1, and HTTP/2 unless server.http2
-// is false.
+// tlsServer is rgate's HTTP/1.1 server over TLS, with a net/http fallback
+// that speaks HTTP/1.1 and, unless server.http2 is false, HTTP/2.
 func (o *Options) tlsServer() (*Server, error) {
 	tc, err := o.tlsConfig()
 	if err != nil {
@@ -186,19 +188,28 @@ func (o *Options) tlsServer() (*Server, error) {
 		return nil, err
 	}
 	cs := o.Server
-	srv := &http.Server{
-		Handler:           secure(o.Traffic, cs.TLS.HSTS),
+	h := secure(o.Traffic, cs.TLS.HSTS)
+	fb := &http.Server{
+		Handler:           h,
 		ReadHeaderTimeout: cs.ReadHeaderTimeout.D(),
 		IdleTimeout:       cs.IdleTimeout.D(),
-		MaxHeaderBytes:    max(int(cs.MaxHeaderBytes)-4096, 1), // net/http allows 4 KiB more
 		ErrorLog:          slog.NewLogLogger(o.Log.Handler(), slog.LevelDebug),
 		TLSConfig:         tc,
 		Protocols:         new(http.Protocols),
 		HTTP2:             http2Config(),
 	}
-	srv.Protocols.SetHTTP1(true)
-	srv.Protocols.SetHTTP2(cs.HTTP2On())
-	return &Server{Name: "tls", ln: tls.NewListener(ln, tc), srv: srv}, nil
+	fb.Protocols.SetHTTP1(true)
+	fb.Protocols.SetHTTP2(cs.HTTP2On())
+	return &Server{Name: "tls", ln: tls.NewListener(ln, tc), srv: &h1server.Server{
+		Handler:           h,
+		ReadHeaderTimeout: cs.ReadHeaderTimeout.D(),
+		IdleTimeout:       cs.IdleTimeout.D(),
+		MaxHeaderBytes:    int(cs.MaxHeaderBytes),
+		ErrorLog:          o.Log,
+		ParkIdleAfter:     parkIdleAfter, // TLS connections are not parked: they give their buffers back
+		HandshakeTLS:      true,
+		Fallback:          fb,
+	}}, nil
 }
 
 // tlsConfig is the TLS port's: certificates by SNI, the minimum version,
