@@ -1,10 +1,10 @@
 package h1server
 
 import (
-	"crypto/tls"
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
