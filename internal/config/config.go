@@ -23,6 +23,9 @@ type Config struct {
 	Server Server `yaml:"server"`
 	// AccessLog writes one JSON line per request to stdout. Default off.
 	AccessLog AccessLog `yaml:"access_log"`
+	// Docker lists the Docker engines to watch. Default: one engine, from
+	// DOCKER_HOST, else the local socket.
+	Docker Docker `yaml:"docker"`
 
 	// Path is the file this config was loaded from (not part of the YAML).
 	Path string `yaml:"-"`
