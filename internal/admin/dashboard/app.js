@@ -340,10 +340,18 @@
     if (!dk.enabled) { text = 'Docker: off (no label backends)'; cls = 'pill'; }
     else if (dk.connected) { text = 'Docker connected'; cls = 'pill ok'; }
     else { text = 'Docker disconnected'; cls = 'pill bad'; }
+    const eps = dk.endpoints || [];
+    if (eps.length) {
+      const up = eps.filter((e) => e.connected).length;
+      text = 'Docker ' + up + '/' + eps.length + ' engines connected';
+      cls = up === eps.length ? 'pill ok' : up ? 'pill warn' : 'pill bad';
+    }
     setText(pill, text);
     setClass(pill, cls);
-    setAttr(pill, 'title', dk.enabled ? (dk.connected ? 'since ' : 'down since ') + fmtClock(dk.since) +
-      (dk.last_error ? '\nlast error: ' + dk.last_error : '') : 'no backend uses match_labels');
+    const epLines = eps.map((e) => e.name + ' (' + e.host + '): ' + (e.connected ? 'connected' : 'down') +
+      ' since ' + fmtClock(e.since) + (e.last_error ? ', last error: ' + e.last_error : '')).join('\n');
+    setAttr(pill, 'title', !dk.enabled ? 'no backend uses match_labels' : epLines ||
+      (dk.connected ? 'since ' : 'down since ') + fmtClock(dk.since) + (dk.last_error ? '\nlast error: ' + dk.last_error : ''));
     const dkErr = dk.enabled && !dk.connected && dk.last_error ? 'Docker: ' + dk.last_error : '';
     setText(banner, dkErr);
     setHidden(banner, !dkErr);
@@ -496,7 +504,9 @@
   const STATE_DOT = { serving: 'dot ok', warming: 'dot warn', ejected: 'dot warn', excluded: 'dot' };
 
   // upKey identifies an upstream's row: its container ID, else its URL.
-  const upKey = (u) => u.id || u.address;
+  const upKey = (u) => (u.endpoint ? u.endpoint + '/' : '') + (u.id || u.address);
+  // withEngine adds a container's Docker engine to its name, when named.
+  const withEngine = (name, endpoint) => endpoint ? (name || '—') + ' @ ' + endpoint : name;
 
   // upReason is an upstream's reasons and, while it is ejected, how long
   // the ejection has left by the server's clock (now, Unix ms).
@@ -658,7 +668,7 @@
       };
       for (const u of b.upstreams) {
         const row = rowFor(upKey(u));
-        this.fillRow(row, u.name || '', u.id || '', u.address, u.state, upReason(u, it.now));
+        this.fillRow(row, withEngine(u.name || '', u.endpoint), u.id || '', u.address, u.state, upReason(u, it.now));
         setData(row.health, u.health);
         setClass(row.health.parentNode, u.health === 'unhealthy' ? 'bad-text' : u.health === 'healthy' ? 'ok-text' : 'muted');
         setData(row.breaker, breaker);
@@ -669,8 +679,8 @@
         setClass(row.tr, '');
       }
       for (const x of b.excluded) {
-        const row = rowFor(x.id);
-        this.fillRow(row, x.name, x.id, '—', 'excluded', x.reason);
+        const row = rowFor((x.endpoint ? x.endpoint + '/' : '') + x.id);
+        this.fillRow(row, withEngine(x.name, x.endpoint), x.id, '—', 'excluded', x.reason);
         for (const t of [row.health, row.breaker, row.inflight, row.rps, row.reqs]) setData(t, '—');
         setClass(row.health.parentNode, 'muted');
         setClass(row.tr, x.warn ? 'st-excluded warn' : 'st-excluded');
