@@ -66,9 +66,28 @@ func checkEngines(cfg *config.Config, warn func(string)) error {
 	return nil
 }
 
-// logEngineWarnings logs the docker block's warnings, once at start.
-func logEngineWarnings(cfg *config.Config, log *slog.Logger) {
+// newDiscovery connects to cfg's engines and returns their Discovery, or
+// nil when no backend uses labels (discovery is off). It logs the docker
+// block's warnings. closeAll closes the clients.
+func newDiscovery(cfg *config.Config, log *slog.Logger) (d *docker.Discovery, closeAll func(), err error) {
+	if !usesDocker(cfg) {
+		return nil, func() {}, nil
+	}
+	srcs, closeAll, err := connectEngines(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
 	for _, w := range cfg.DockerWarnings() {
 		log.Warn("insecure docker endpoint", "problem", w.String())
 	}
+	return docker.NewDiscovery(srcs, log, docker.Options{}), closeAll, nil
+}
+
+// engineStatuses is what /health lists of the engines: each one of
+// docker.endpoints; nil for the one engine of the environment.
+func engineStatuses(cfg *config.Config, d *docker.Discovery) func() []docker.EndpointStatus {
+	if len(cfg.Docker.Endpoints) == 0 {
+		return nil
+	}
+	return d.Endpoints
 }

@@ -54,16 +54,11 @@ func serve(cfg *config.Config, o options, log *slog.Logger) error {
 	alog := accesslog.NewBuffered(os.Stdout, 100*time.Millisecond)
 	defer alog.Flush()
 
-	var disc *docker.Discovery
-	if usesDocker(cfg) {
-		srcs, closeEngines, err := connectEngines(cfg)
-		if err != nil {
-			return err
-		}
-		defer closeEngines()
-		logEngineWarnings(cfg, log)
-		disc = docker.NewDiscovery(srcs, log, docker.Options{})
+	disc, closeEngines, err := newDiscovery(cfg, log)
+	if err != nil {
+		return err
 	}
+	defer closeEngines()
 	gw := gateway.New(cfg, gateway.Options{Stats: store, Metrics: mets, AccessLog: alog, Recent: ring, Log: log})
 	defer gw.Close()
 	wireSources(mets, store, gw, disc, certStore)
@@ -75,10 +70,7 @@ func serve(cfg *config.Config, o options, log *slog.Logger) error {
 		Explain: func(host, p string) any { return gw.ExplainHost(host, p) },
 	}
 	if disc != nil {
-		adminOpts.Docker = disc.Status
-		if len(cfg.Docker.Endpoints) > 0 {
-			adminOpts.Engines = disc.Endpoints
-		}
+		adminOpts.Docker, adminOpts.Engines = disc.Status, engineStatuses(cfg, disc)
 	}
 	adminHandler := admin.New(adminOpts)
 	traffic := http.Handler(gw)

@@ -122,6 +122,10 @@ func TestMultipleEngines(t *testing.T) {
 	if c := g.view(t, path).containers[bName]; c.Endpoint != "second" || c.Verdict != "serving" {
 		t.Errorf("/explain for %s with its engine down = %+v, want kept (serving)", bName, c)
 	}
+	if m := string(g.get(t, "/metrics").body); !strings.Contains(m, `rgate_docker_endpoint_connected{endpoint="second"} 0`) ||
+		!strings.Contains(m, `rgate_docker_endpoint_connected{endpoint="main"} 1`) {
+		t.Errorf("/metrics lacks the per-engine connection gauges (main 1, second 0)")
+	}
 	// The first engine keeps updating meanwhile.
 	a2 := runContainer(t, "a2", labels)
 	g.waitBackend(t, path, a2.name, 5*time.Second)
