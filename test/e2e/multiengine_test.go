@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chromedp/chromedp"
 )
 
 // engineView is what /explain and /health say about the containers of one
@@ -111,6 +113,7 @@ func TestMultipleEngines(t *testing.T) {
 		t.Errorf("/health endpoints = %+v, want both connected", v.endpoints)
 	}
 	checkValidateEngines(t, config, a.name, bName)
+	br := dashboardEngines(t, g, bName)
 
 	// The second engine dies. Its container's process lives on (under its
 	// shim) and rgate keeps it: traffic still reaches it.
@@ -121,6 +124,10 @@ func TestMultipleEngines(t *testing.T) {
 	})
 	if c := g.view(t, path).containers[bName]; c.Endpoint != "second" || c.Verdict != "serving" {
 		t.Errorf("/explain for %s with its engine down = %+v, want kept (serving)", bName, c)
+	}
+	if br != nil {
+		pageWait(t, br, 5*time.Second, "the Docker pill saying 1/2 engines",
+			`document.getElementById('docker').textContent === 'Docker 1/2 engines connected'`)
 	}
 	if m := string(g.get(t, "/metrics").body); !strings.Contains(m, `rgate_docker_endpoint_connected{endpoint="second"} 0`) ||
 		!strings.Contains(m, `rgate_docker_endpoint_connected{endpoint="main"} 1`) {
@@ -172,4 +179,23 @@ func checkValidateEngines(t *testing.T, config, aName, bName string) {
 			t.Errorf("validate --docker output lacks %q:\n%s", want, out)
 		}
 	}
+}
+
+// dashboardEngines opens the dashboard in chromium, when there is one, and
+// checks that it counts both engines connected and names bName's engine.
+// It returns the browser, or nil without chromium (the browser tests
+// proper fail for that where they are required).
+func dashboardEngines(t *testing.T, g *gw, bName string) *chromium {
+	t.Helper()
+	if _, err := os.Stat(chromiumPath); err != nil {
+		t.Logf("no %s: the dashboard is not checked", chromiumPath)
+		return nil
+	}
+	br := startChromium(t, 1400, 1000)
+	br.do("opening /dashboard", 20*time.Second, chromedp.Navigate(g.url+"/dashboard"))
+	pageWait(t, br, 10*time.Second, "the Docker pill saying 2/2 engines",
+		`document.getElementById('docker').textContent === 'Docker 2/2 engines connected'`)
+	pageWait(t, br, 5*time.Second, bName+"'s row naming its engine", `[...document.querySelectorAll('#backends tr')].some(
+		(r) => r.dataset.name === `+strconv.Quote(bName)+` && r.cells[0].textContent.endsWith(' @ second'))`)
+	return br
 }

@@ -668,7 +668,7 @@
       };
       for (const u of b.upstreams) {
         const row = rowFor(upKey(u));
-        this.fillRow(row, withEngine(u.name || '', u.endpoint), u.id || '', u.address, u.state, upReason(u, it.now));
+        this.fillRow(row, u.name || '', u.id || '', u.address, u.state, upReason(u, it.now), u.endpoint);
         setData(row.health, u.health);
         setClass(row.health.parentNode, u.health === 'unhealthy' ? 'bad-text' : u.health === 'healthy' ? 'ok-text' : 'muted');
         setData(row.breaker, breaker);
@@ -680,7 +680,7 @@
       }
       for (const x of b.excluded) {
         const row = rowFor((x.endpoint ? x.endpoint + '/' : '') + x.id);
-        this.fillRow(row, withEngine(x.name, x.endpoint), x.id, '—', 'excluded', x.reason);
+        this.fillRow(row, x.name, x.id, '—', 'excluded', x.reason, x.endpoint);
         for (const t of [row.health, row.breaker, row.inflight, row.rps, row.reqs]) setData(t, '—');
         setClass(row.health.parentNode, 'muted');
         setClass(row.tr, x.warn ? 'st-excluded warn' : 'st-excluded');
@@ -694,8 +694,10 @@
       if (this.filter) this.applyFilter(it);
     }
 
-    fillRow(row, name, id, addr, state, reason) {
-      setData(row.name, name || '—');
+    // fillRow fills a container or URL row; endpoint, when set, is the
+    // container's Docker engine, shown after its name.
+    fillRow(row, name, id, addr, state, reason, endpoint) {
+      setData(row.name, withEngine(name, endpoint) || '—');
       setData(row.id, id || '—');
       setData(row.addr, addr);
       setAttr(row.tr, 'data-name', name);
@@ -705,7 +707,7 @@
       if (state === 'excluded') text = 'excluded: ' + reason;
       else if (reason) text += ': ' + reason;
       setData(row.state, text);
-      row.search = (name + ' ' + id + ' ' + addr).toLowerCase();
+      row.search = (name + ' ' + id + ' ' + addr + ' ' + (endpoint || '')).toLowerCase();
     }
 
     applyFilter(it) {
