@@ -136,16 +136,19 @@ func TestMultipleEngines(t *testing.T) {
 	// The first engine keeps updating meanwhile.
 	a2 := runContainer(t, "a2", labels)
 	g.waitBackend(t, path, a2.name, 5*time.Second)
-	if seen := g.countBackends(t, path, 60); seen[bName] == 0 || len(seen) != 3 {
+	seen := g.countBackends(t, path, 60)
+	if seen[bName] == 0 || len(seen) != 3 {
 		t.Errorf("answers with the second engine down %v, want a, a2 and %s (kept) and no errors", seen, bName)
 	}
+	t.Logf("second engine down: %v", seen)
 
 	// It comes back: rgate reconnects and lists it again. Restarted without
 	// live-restore, the engine stopped the container, so it leaves the pool.
 	second.start()
-	eventually(t, 10*time.Second, "/health: endpoint second connected again", func() bool {
+	back := eventually(t, 10*time.Second, "/health: endpoint second connected again", func() bool {
 		return g.view(t, path).endpoints["second"].Connected
 	})
+	t.Logf("second engine connected again %v after it answered", back.Round(10*time.Millisecond))
 	running := strings.TrimSpace(second.docker("inspect", "--format", "{{.State.Running}}", bName)) == "true"
 	t.Logf("after its restart the second engine reports %s running: %v", bName, running)
 	eventually(t, 5*time.Second, "/explain: "+bName+" as its restarted engine lists it", func() bool {
