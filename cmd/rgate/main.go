@@ -126,6 +126,10 @@ func validate(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "rgate: %v\n", err)
 		return 1
 	}
+	if err := checkEngines(cfg, func(w string) { fmt.Fprintf(stdout, "warning: %s\n", w) }); err != nil {
+		fmt.Fprintf(stderr, "rgate: %v\n", err)
+		return 1
+	}
 	fmt.Fprintf(stdout, "%s: ok (%d routes, %d backends)\n", cfg.Path, len(cfg.Routes), len(cfg.Backends))
 	if *withDocker {
 		return validateDocker(cfg, stdout, stderr)

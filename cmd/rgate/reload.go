@@ -26,10 +26,11 @@ type reloader struct {
 	log     *slog.Logger
 	applied [32]byte // sha256 of the file content last applied or rejected
 	server  config.Server
+	docker  config.Docker
 }
 
 func newReloader(path string, gw *gateway.Gateway, cfg *config.Config, log *slog.Logger) *reloader {
-	r := &reloader{path: path, gw: gw, log: log, server: cfg.Server}
+	r := &reloader{path: path, gw: gw, log: log, server: cfg.Server, docker: cfg.Docker}
 	if data, err := os.ReadFile(path); err == nil {
 		r.applied = sha256.Sum256(data)
 	}
@@ -87,6 +88,9 @@ func (r *reloader) reload(force bool) {
 	}
 	if !reflect.DeepEqual(cfg.Server, r.server) {
 		r.log.Warn("server settings changed; they take effect after a restart", "file", r.path)
+	}
+	if !reflect.DeepEqual(cfg.Docker, r.docker) {
+		r.log.Warn("docker endpoints changed; they take effect after a restart", "file", r.path)
 	}
 	r.gw.Reloaded(cfg, nil)
 	gen, _ := r.gw.ConfigState()

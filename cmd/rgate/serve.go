@@ -55,15 +55,11 @@ func serve(cfg *config.Config, o options, log *slog.Logger) error {
 	alog := accesslog.NewBuffered(os.Stdout, 100*time.Millisecond)
 	defer alog.Flush()
 
-	var watcher *docker.Watcher
-	if usesDocker(cfg) {
-		api, err := docker.Connect()
-		if err != nil {
-			return fmt.Errorf("creating docker client: %w", err)
-		}
-		defer api.Close()
-		watcher = docker.NewWatcher(api, log, docker.Options{})
+	disc, closeEngines, err := newDiscovery(cfg, log)
+	if err != nil {
+		return err
 	}
+	defer closeEngines()
 	shared, err := openCluster(cfg, o.port, log)
 	if err != nil {
 		return err
@@ -73,7 +69,7 @@ func serve(cfg *config.Config, o options, log *slog.Logger) error {
 	}
 	gw := gateway.New(cfg, gateway.Options{Stats: store, Metrics: mets, AccessLog: alog, Recent: ring, Cluster: shared, Log: log})
 	defer gw.Close()
-	wireSources(mets, store, gw, watcher, certStore)
+	wireSources(mets, store, gw, disc, certStore)
 
 	adminOpts := admin.Options{
 		Stats: store, Metrics: mets.Handler(), Version: versionString(), Started: started, Recent: ring, Certs: certStore,
@@ -82,8 +78,8 @@ func serve(cfg *config.Config, o options, log *slog.Logger) error {
 		Config:  func() admin.ConfigState { return configState(gw, o.config) },
 		Explain: func(host, p string) any { return gw.ExplainHost(host, p) },
 	}
-	if watcher != nil {
-		adminOpts.Docker = watcher.Status
+	if disc != nil {
+		adminOpts.Docker, adminOpts.Engines = disc.Status, engineStatuses(cfg, disc)
 	}
 	adminHandler := admin.New(adminOpts)
 	traffic := http.Handler(gw)
@@ -94,10 +90,10 @@ func serve(cfg *config.Config, o options, log *slog.Logger) error {
 	var wg sync.WaitGroup
 	bg, cancelBG := context.WithCancel(context.Background())
 	defer func() { cancelBG(); wg.Wait() }()
-	if watcher != nil {
-		wg.Go(func() { _ = watcher.Run(bg) })
-		awaitFirstSnapshot(ctx, gw, watcher, log)
-		wg.Go(func() { gw.Run(bg, watcher.Updates()) })
+	if disc != nil {
+		wg.Go(func() { _ = disc.Run(bg) })
+		awaitFirstSnapshot(ctx, gw, disc, log)
+		wg.Go(func() { gw.Run(bg, disc.Updates()) })
 	}
 	rl := newReloader(o.config, gw, cfg, log)
 	wg.Go(func() { rl.run(bg) })
@@ -138,7 +134,7 @@ func usesDocker(cfg *config.Config) bool {
 	return false
 }
 
-func awaitFirstSnapshot(ctx context.Context, gw *gateway.Gateway, w *docker.Watcher, log *slog.Logger) {
+func awaitFirstSnapshot(ctx context.Context, gw *gateway.Gateway, w *docker.Discovery, log *slog.Logger) {
 	deadline := time.NewTimer(firstSnapshotWait)
 	defer deadline.Stop()
 	tick := time.NewTicker(50 * time.Millisecond)
@@ -149,8 +145,8 @@ func awaitFirstSnapshot(ctx context.Context, gw *gateway.Gateway, w *docker.Watc
 			gw.SetSnapshot(s)
 			return
 		case <-tick.C:
-			if st := w.Status(); st.LastError != "" && !st.Connected {
-				log.Warn("docker is unreachable; serving without containers until it answers", "error", st.LastError)
+			if w.Unreachable() {
+				log.Warn("docker is unreachable; serving without containers until it answers", "error", w.Status().LastError)
 				return
 			}
 		case <-deadline.C:

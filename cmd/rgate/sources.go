@@ -11,7 +11,7 @@ import (
 
 // wireSources connects the scrape-time metrics and the breaker part of
 // /stats to the gateway's live state.
-func wireSources(m *metrics.Metrics, store *stats.Store, gw *gateway.Gateway, w *docker.Watcher, cs *certs.Store) {
+func wireSources(m *metrics.Metrics, store *stats.Store, gw *gateway.Gateway, d *docker.Discovery, cs *certs.Store) {
 	src := metrics.Sources{
 		Backends: func() []metrics.BackendState {
 			var out []metrics.BackendState
@@ -29,8 +29,17 @@ func wireSources(m *metrics.Metrics, store *stats.Store, gw *gateway.Gateway, w 
 			return gen, last == nil || last.Error == ""
 		},
 	}
-	if w != nil {
-		src.Docker = func() bool { return w.Status().Connected }
+	if d != nil {
+		src.Docker = func() bool { return d.Status().Connected }
+		src.DockerEndpoints = func() []metrics.EndpointState {
+			var out []metrics.EndpointState
+			for _, e := range d.Endpoints() {
+				if e.Name != "" {
+					out = append(out, metrics.EndpointState{Name: e.Name, Connected: e.Connected})
+				}
+			}
+			return out
+		}
 	}
 	if cs != nil {
 		src.Certificates = func() []metrics.CertificateState {

@@ -24,6 +24,9 @@ type Options struct {
 	// Docker returns the discovery state; nil when no backend uses labels
 	// (discovery is off).
 	Docker func() docker.Status
+	// Engines returns each Docker engine's state when docker.endpoints
+	// names them; nil: the one engine of the environment (not listed).
+	Engines func() []docker.EndpointStatus
 	// Config returns the config file's state; nil: not shown.
 	Config func() ConfigState
 	// Metrics serves /metrics; nil: no /metrics.

@@ -112,12 +112,15 @@ type dashBack struct {
 type dashUp struct {
 	// Name and ID (short) are empty for a static URL, whose Address is
 	// "scheme://host:port". The page keys rows by ID, else Address.
-	Name    string `json:"name,omitempty"`
-	ID      string `json:"id,omitempty"`
-	Address string `json:"address"`
-	Health  string `json:"health"`
-	State   string `json:"state"`
-	Reason  string `json:"reason,omitempty"`
+	Name string `json:"name,omitempty"`
+	ID   string `json:"id,omitempty"`
+	// Endpoint is the container's Docker engine, when docker.endpoints
+	// names them.
+	Endpoint string `json:"endpoint,omitempty"`
+	Address  string `json:"address"`
+	Health   string `json:"health"`
+	State    string `json:"state"`
+	Reason   string `json:"reason,omitempty"`
 	// EjectedUntil is when a passive ejection ends, Unix ms (as Time); 0
 	// when not ejected. The page counts down to it.
 	EjectedUntil int64  `json:"ejected_until,omitempty"`
@@ -126,9 +129,10 @@ type dashUp struct {
 }
 
 type dashSkip struct {
-	Name   string `json:"name"`
-	ID     string `json:"id"`
-	Reason string `json:"reason"`
+	Name     string `json:"name"`
+	ID       string `json:"id"`
+	Endpoint string `json:"endpoint,omitempty"`
+	Reason   string `json:"reason"`
 	// Warn marks a configuration mistake (bad label, no usable port)
 	// rather than ordinary lifecycle (stopped, starting).
 	Warn bool `json:"warn"`
@@ -141,10 +145,7 @@ func (o Options) dashData(now time.Time) dashDoc {
 		LatencyWindowSeconds: stats.WindowSpan(latencyWindow).Seconds(),
 		Timeline:             dashTimeline{StepMs: chartStep.Milliseconds(), Points: []dashPoint{}},
 		Routes:               []dashRoute{}, Backends: []dashBack{}, Explain: o.Explain != nil}
-	if o.Docker != nil {
-		s := o.Docker()
-		doc.Docker = dockerState{Enabled: true, Connected: s.Connected, LastError: s.LastError, Since: s.Since}
-	}
+	doc.Docker = o.dockerState()
 	if o.Config != nil {
 		c := o.Config()
 		doc.Config = &c
@@ -216,7 +217,7 @@ func dashBackend(b *route.Backend) dashBack {
 	}
 	for _, s := range b.Skipped {
 		d.Excluded = append(d.Excluded, dashSkip{Name: strings.TrimPrefix(s.Container, "/"),
-			ID: docker.ShortID(s.ContainerID), Reason: s.Reason, Warn: s.Warn})
+			ID: docker.ShortID(s.ContainerID), Endpoint: s.Endpoint, Reason: s.Reason, Warn: s.Warn})
 	}
 	return d
 }
@@ -226,7 +227,7 @@ func dashBackend(b *route.Backend) dashBack {
 func dashUpstream(u *upstream.Upstream, breakerOpen bool) dashUp {
 	h := u.Health()
 	v := h.Verdict(breakerOpen)
-	d := dashUp{Name: strings.TrimPrefix(u.Container, "/"), ID: docker.ShortID(u.ContainerID),
+	d := dashUp{Name: strings.TrimPrefix(u.Container, "/"), ID: docker.ShortID(u.ContainerID), Endpoint: u.Endpoint,
 		Address: u.Host, Health: h.Active, State: v.State, Reason: strings.Join(v.Reasons, "; "),
 		InFlight: h.InFlight, Requests: h.Requests}
 	if !v.EjectedUntil.IsZero() {

@@ -27,10 +27,39 @@ type healthBody struct {
 }
 
 type dockerState struct {
-	Enabled   bool      `json:"enabled"`
+	Enabled bool `json:"enabled"`
+	// Connected is true while every engine is.
 	Connected bool      `json:"connected"`
 	LastError string    `json:"last_error,omitempty"`
 	Since     time.Time `json:"since,omitzero"`
+	// Endpoints are the engines of docker.endpoints, in config order;
+	// absent without that config.
+	Endpoints []endpointState `json:"endpoints,omitempty"`
+}
+
+// endpointState is one Docker engine's connection.
+type endpointState struct {
+	Name      string    `json:"name"`
+	Host      string    `json:"host"`
+	Connected bool      `json:"connected"`
+	LastError string    `json:"last_error,omitempty"`
+	Since     time.Time `json:"since,omitzero"`
+}
+
+// dockerState describes discovery; Enabled is false when it is off.
+func (o Options) dockerState() dockerState {
+	if o.Docker == nil {
+		return dockerState{}
+	}
+	s := o.Docker()
+	d := dockerState{Enabled: true, Connected: s.Connected, LastError: s.LastError, Since: s.Since}
+	if o.Engines != nil {
+		for _, e := range o.Engines() {
+			d.Endpoints = append(d.Endpoints, endpointState{Name: e.Name, Host: e.Host,
+				Connected: e.Connected, LastError: e.LastError, Since: e.Since})
+		}
+	}
+	return d
 }
 
 type routeInfo struct {
@@ -53,9 +82,12 @@ type backendHealth struct {
 }
 
 type upstreamInfo struct {
-	ID      string `json:"id,omitempty"`
-	Name    string `json:"name,omitempty"`
-	Address string `json:"address"`
+	ID   string `json:"id,omitempty"`
+	Name string `json:"name,omitempty"`
+	// Endpoint is the Docker engine of a container (omitted for the one
+	// engine of the environment, and for URLs).
+	Endpoint string `json:"endpoint,omitempty"`
+	Address  string `json:"address"`
 	// Health is "unknown" (no active check, or not probed yet), "healthy"
 	// or "unhealthy" (active check failing: no traffic).
 	Health       string    `json:"health"`
@@ -76,20 +108,18 @@ type upstreamInfo struct {
 }
 
 type skipInfo struct {
-	ID     string `json:"id"`
-	Name   string `json:"name"`
-	Reason string `json:"reason"`
+	ID       string `json:"id"`
+	Name     string `json:"name"`
+	Endpoint string `json:"endpoint,omitempty"`
+	Reason   string `json:"reason"`
 }
 
 func (o Options) describe() healthBody {
 	body := healthBody{Status: "ok", Version: o.Version, UptimeSeconds: time.Since(o.Started).Seconds(),
 		Routes: []routeInfo{}, Backends: map[string]backendHealth{}}
-	if o.Docker != nil {
-		s := o.Docker()
-		body.Docker = dockerState{Enabled: true, Connected: s.Connected, LastError: s.LastError, Since: s.Since}
-		if !s.Connected {
-			body.Status = "degraded"
-		}
+	body.Docker = o.dockerState()
+	if body.Docker.Enabled && !body.Docker.Connected {
+		body.Status = "degraded"
 	}
 	if o.Certs != nil {
 		body.Certificates = o.Certs.Status()
@@ -136,7 +166,7 @@ func describeBackend(b *route.Backend) backendHealth {
 		h.Containers = append(h.Containers, info)
 	}
 	for _, s := range b.Skipped {
-		h.Skipped = append(h.Skipped, skipInfo{ID: docker.ShortID(s.ContainerID), Name: s.Container, Reason: s.Reason})
+		h.Skipped = append(h.Skipped, skipInfo{ID: docker.ShortID(s.ContainerID), Name: s.Container, Endpoint: s.Endpoint, Reason: s.Reason})
 	}
 	return h
 }
@@ -146,7 +176,7 @@ func describeUpstream(u *upstream.Upstream, breakerOpen bool) upstreamInfo {
 	hs := u.Health()
 	v := hs.Verdict(breakerOpen)
 	return upstreamInfo{
-		ID: docker.ShortID(u.ContainerID), Name: u.Container, Address: u.Host,
+		ID: docker.ShortID(u.ContainerID), Name: u.Container, Endpoint: u.Endpoint, Address: u.Host,
 		Health: hs.Active, HealthReason: hs.ActiveReason,
 		Ejected: hs.Ejected, EjectedUntil: hs.EjectedUntil, Warming: hs.Warming,
 		State: v.State, Reasons: v.Reasons, InFlight: hs.InFlight, Requests: hs.Requests,

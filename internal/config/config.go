@@ -26,6 +26,9 @@ type Config struct {
 	// Cluster shares rate limits, stats and ACME state between replicas
 	// through Redis. Default absent: each replica on its own.
 	Cluster *Cluster `yaml:"cluster"`
+	// Docker lists the Docker engines to watch. Default: one engine, from
+	// DOCKER_HOST, else the local socket.
+	Docker Docker `yaml:"docker"`
 
 	// Path is the file this config was loaded from (not part of the YAML).
 	Path string `yaml:"-"`

@@ -41,6 +41,7 @@ func (c *Config) problems() Problems {
 		ch.add("default_response.status_code", "must be in 100..599, got %d", sc)
 	}
 	ch.server(c.Server)
+	ch.docker(c.Docker)
 	ch.policies(c)
 	ch.cluster(c)
 	return ch.probs

@@ -2,7 +2,6 @@ package docker
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/moby/moby/client"
 )
@@ -26,16 +25,10 @@ var _ API = (*client.Client)(nil)
 
 // Connect creates a Docker Engine client configured from the environment
 // (DOCKER_HOST, DOCKER_API_VERSION, DOCKER_CERT_PATH, DOCKER_TLS_VERIFY),
-// defaulting to the local socket. The API version is negotiated with the
-// engine on first use (unless DOCKER_API_VERSION pins one), so older engines
-// such as 20.10 (API 1.41) work.
+// defaulting to the local socket: Endpoint{}.Connect. The API version is
+// negotiated with the engine on first use (unless DOCKER_API_VERSION pins
+// one), so older engines such as 20.10 (API 1.41) work.
 //
 // Connect does no I/O: an engine that is down is not an error here; the Watcher
 // retries until it comes up. The caller closes the client when done.
-func Connect() (API, error) {
-	c, err := client.New(client.FromEnv, client.WithUserAgent("rgate"))
-	if err != nil {
-		return nil, fmt.Errorf("creating docker client: %w", err)
-	}
-	return c, nil
-}
+func Connect() (API, error) { return Endpoint{}.Connect() }

@@ -6,6 +6,14 @@ package docker
 type Container struct {
 	ID   string // full id
 	Name string // without the leading "/"
+	// Endpoint names the Docker engine the container runs on: the name of
+	// its Endpoint, "" for the one engine taken from the environment. A
+	// container's identity is (Endpoint, ID).
+	Endpoint string
+	// HostAddress is where the container's published and host-network
+	// ports are reached: its endpoint's Address; "" means loopback, as for
+	// a local engine.
+	HostAddress string
 	// Image is the image reference the container was created from.
 	Image string
 	// State is Docker's state: "running", "paused", "exited", ..., or
@@ -41,8 +49,9 @@ type Port struct {
 	HostPort uint16 // 0 when not published
 }
 
-// Snapshot is the whole set of containers at one moment, sorted by ID.
-// Snapshots are values: the watcher never mutates one after sending it.
+// Snapshot is the whole set of containers at one moment, sorted by
+// endpoint (in the order the endpoints were given), then by ID. Snapshots
+// are values: nothing mutates one after sending it.
 type Snapshot struct {
 	Containers []Container
 }

@@ -18,6 +18,9 @@ import (
 type lister struct {
 	api API
 	log *slog.Logger
+	// endpoint and address are stamped on every container listed
+	// (Container.Endpoint, Container.HostAddress).
+	endpoint, address string
 	// health caches inspect results across lists; see healthOf.
 	health map[string]healthEntry
 }
@@ -39,6 +42,7 @@ func (l *lister) list(ctx context.Context) ([]Container, error) {
 	out := make([]Container, 0, len(res.Items))
 	for _, s := range res.Items {
 		c := convert(s)
+		c.Endpoint, c.HostAddress = l.endpoint, l.address
 		c.Health, err = l.healthOf(ctx, s, next)
 		if err != nil {
 			return nil, err

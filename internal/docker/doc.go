@@ -29,6 +29,17 @@
 // jitter and starts a new session, which re-lists everything. Run only returns
 // when its context is done.
 //
+// # Several engines
+//
+// A Discovery runs one Watcher per Endpoint (the engines of the
+// docker.endpoints config, or the one engine of the environment) and merges
+// their snapshots into one. Each container carries its engine's name
+// (Container.Endpoint; its identity is the pair endpoint, ID) and the
+// address at which that engine's published and host-network ports are
+// reached (Container.HostAddress). An engine that goes away keeps its last
+// containers in the merged snapshot until its watcher lists it again; the
+// others keep updating meanwhile.
+//
 // # Stopping containers
 //
 // Docker reports a container "running" until its process has exited, but a

@@ -183,6 +183,7 @@ func (w *Watcher) relist(ctx context.Context) error {
 	w.last, w.listed = cs, true
 	w.count(0, 1)
 	w.publish()
+	w.settle()
 	return nil
 }
 

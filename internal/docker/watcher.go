@@ -86,6 +86,10 @@ type Watcher struct {
 	mu     sync.Mutex
 	status Status
 
+	// settled is closed once the first session has listed or failed.
+	settled    chan struct{}
+	settleOnce sync.Once
+
 	// The rest is owned by the Run goroutine.
 	lister lister
 	marks  stopMarks
@@ -98,19 +102,32 @@ type Watcher struct {
 
 // NewWatcher returns a Watcher over api. A nil log discards logs.
 func NewWatcher(api API, log *slog.Logger, opt Options) *Watcher {
+	return newWatcher(Source{API: api}, log, opt)
+}
+
+// newWatcher returns a Watcher over src's engine, whose containers carry
+// src's endpoint name and address. A named endpoint's logs carry its name.
+func newWatcher(src Source, log *slog.Logger, opt Options) *Watcher {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if src.Name != "" {
+		log = log.With("endpoint", src.Name)
+	}
 	return &Watcher{
-		api:     api,
+		api:     src.API,
 		log:     log,
 		opt:     opt.withDefaults(),
 		updates: make(chan Snapshot, 1),
 		status:  Status{Since: time.Now()},
-		lister:  lister{api: api, log: log},
+		settled: make(chan struct{}),
+		lister:  lister{api: src.API, log: log, endpoint: src.Name, address: src.Address},
 		marks:   stopMarks{},
 	}
 }
+
+// settle records that the first session has an outcome.
+func (w *Watcher) settle() { w.settleOnce.Do(func() { close(w.settled) }) }
 
 // Updates returns the channel of snapshots. It holds at most one, the newest:
 // a slow reader never sees a stale snapshot, and a snapshot equal to the
@@ -192,6 +209,7 @@ func (w *Watcher) lost(err error) {
 	}
 	w.status.LastError = err.Error()
 	w.mu.Unlock()
+	w.settle()
 	switch {
 	case was:
 		w.log.Warn("docker connection lost; keeping the last containers and reconnecting", "error", err)

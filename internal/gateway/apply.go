@@ -147,7 +147,11 @@ func upstreamAttrs(backend string, u *upstream.Upstream) []any {
 	if u.Static() {
 		return []any{"backend", backend, "url", u.Scheme + "://" + u.Host}
 	}
-	return []any{"backend", backend, "container", u.Container, "id", docker.ShortID(u.ContainerID), "address", u.Host}
+	attrs := []any{"backend", backend, "container", u.Container, "id", docker.ShortID(u.ContainerID), "address", u.Host}
+	if u.Endpoint != "" {
+		attrs = append(attrs, "endpoint", u.Endpoint)
+	}
+	return attrs
 }
 
 func upstreamSet(b *route.Backend) map[*upstream.Upstream]bool {
@@ -165,7 +169,7 @@ func removalReason(b *route.Backend, u *upstream.Upstream) string {
 		return "removed from config"
 	}
 	for _, s := range b.Skipped {
-		if s.ContainerID == u.ContainerID {
+		if s.ContainerID == u.ContainerID && s.Endpoint == u.Endpoint {
 			return s.Reason
 		}
 	}
@@ -176,12 +180,16 @@ func warnSkips(log *slog.Logger, prev, next *route.Backend) {
 	seen := map[string]bool{}
 	if prev != nil {
 		for _, s := range prev.Skipped {
-			seen[s.ContainerID+"|"+s.Reason] = true
+			seen[s.Endpoint+"/"+s.ContainerID+"|"+s.Reason] = true
 		}
 	}
 	for _, s := range next.Skipped {
-		if s.Warn && !seen[s.ContainerID+"|"+s.Reason] {
-			log.Warn("container skipped", "backend", next.Name, "container", s.Container, "id", docker.ShortID(s.ContainerID), "reason", s.Reason)
+		if s.Warn && !seen[s.Endpoint+"/"+s.ContainerID+"|"+s.Reason] {
+			attrs := []any{"backend", next.Name, "container", s.Container, "id", docker.ShortID(s.ContainerID), "reason", s.Reason}
+			if s.Endpoint != "" {
+				attrs = append(attrs, "endpoint", s.Endpoint)
+			}
+			log.Warn("container skipped", attrs...)
 		}
 	}
 }

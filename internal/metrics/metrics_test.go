@@ -218,6 +218,9 @@ func TestSourcesReadAtScrape(t *testing.T) {
 			defer mu.Unlock()
 			return connected
 		},
+		DockerEndpoints: func() []EndpointState {
+			return []EndpointState{{Name: "host-a", Connected: true}, {Name: "host-b"}}
+		},
 		Config: func() (uint64, bool) { return 7, false },
 	})
 	fams := scrape(t, m)
@@ -231,6 +234,8 @@ func TestSourcesReadAtScrape(t *testing.T) {
 		{"rgate_backend_breaker_state", map[string]string{"backend": "payment"}, 1},
 		{"rgate_backend_breaker_trips_total", map[string]string{"backend": "payment"}, 3},
 		{"rgate_docker_connected", nil, 1},
+		{"rgate_docker_endpoint_connected", map[string]string{"endpoint": "host-a"}, 1},
+		{"rgate_docker_endpoint_connected", map[string]string{"endpoint": "host-b"}, 0},
 		{"rgate_config_generation", nil, 7},
 		{"rgate_config_last_reload_success", nil, 0},
 	} {

@@ -15,13 +15,23 @@ type Sources struct {
 	// Backends reports every configured backend once (names must be
 	// unique, as config validation guarantees).
 	Backends func() []BackendState
-	// Docker reports whether the discovery connection is up.
+	// Docker reports whether the discovery connection is up (with several
+	// engines: all of them).
 	Docker func() (connected bool)
+	// DockerEndpoints reports each named engine of docker.endpoints (none
+	// without that config).
+	DockerEndpoints func() []EndpointState
 	// Config reports the config generation (1 for the first load, +1 per
 	// successful reload) and whether the last reload attempt succeeded.
 	Config func() (generation uint64, lastReloadOK bool)
 	// Certificates reports the TLS listener's certificates (nil: no TLS).
 	Certificates func() []CertificateState
+}
+
+// EndpointState is one Docker engine's connection at scrape time.
+type EndpointState struct {
+	Name      string
+	Connected bool
 }
 
 // CertificateState is one certificate at scrape time.
@@ -65,6 +75,8 @@ var (
 		"Times the backend's circuit breaker opened.", []string{"backend"}, nil)
 	descDocker = prometheus.NewDesc(namespace+"_docker_connected",
 		"1 while the Docker event stream is connected, else 0.", nil, nil)
+	descEndpoint = prometheus.NewDesc(namespace+"_docker_endpoint_connected",
+		"1 while this Docker engine's event stream is connected, else 0 (per docker.endpoints entry).", []string{"endpoint"}, nil)
 	descGeneration = prometheus.NewDesc(namespace+"_config_generation",
 		"Generation of the config in force (+1 per successful reload).", nil, nil)
 	descReloadOK = prometheus.NewDesc(namespace+"_config_last_reload_success",
@@ -79,7 +91,7 @@ type stateCollector struct{ m *Metrics }
 var _ prometheus.Collector = (*stateCollector)(nil)
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descUpstreams, descBreakerState, descBreakerTrips, descDocker, descGeneration, descReloadOK, descCertExpiry} {
+	for _, d := range []*prometheus.Desc{descUpstreams, descBreakerState, descBreakerTrips, descDocker, descEndpoint, descGeneration, descReloadOK, descCertExpiry} {
 		ch <- d
 	}
 }
@@ -101,6 +113,11 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	if s.Docker != nil {
 		ch <- constMetric(descDocker, prometheus.GaugeValue, boolValue(s.Docker()))
+	}
+	if s.DockerEndpoints != nil {
+		for _, e := range s.DockerEndpoints() {
+			ch <- constMetric(descEndpoint, prometheus.GaugeValue, boolValue(e.Connected), e.Name)
+		}
 	}
 	if s.Config != nil {
 		gen, ok := s.Config()

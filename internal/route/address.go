@@ -133,15 +133,21 @@ func containerPort(c *docker.Container, b config.Backend) (uint16, string) {
 	return 0, "no usable port: none published or exposed; set label " + LabelPort + " or the backend's port"
 }
 
-// containerHost finds the address at which port of c is reachable from rgate.
+// containerHost finds the address at which port of c is reachable from
+// rgate. Host-network and published ports are on c's Docker host: at its
+// endpoint's address (c.HostAddress), loopback for a local engine.
 func containerHost(c *docker.Container, b config.Backend, port uint16) (string, string) {
 	ps := strconv.Itoa(int(port))
 	if c.NetworkMode == "host" {
-		return net.JoinHostPort("127.0.0.1", ps), ""
+		return net.JoinHostPort(cmp.Or(c.HostAddress, "127.0.0.1"), ps), ""
 	}
 	for _, p := range c.Ports {
 		if p.Private == port && p.HostPort != 0 && (p.Proto == "" || p.Proto == "tcp") {
-			return net.JoinHostPort(bindHost(p.HostIP), strconv.Itoa(int(p.HostPort))), ""
+			host, reason := publishedHost(p.HostIP, c)
+			if reason != "" {
+				return "", reason
+			}
+			return net.JoinHostPort(host, strconv.Itoa(int(p.HostPort))), ""
 		}
 	}
 	netName := c.Labels[LabelNetwork]
@@ -164,6 +170,34 @@ func containerHost(c *docker.Container, b config.Backend, port uint16) (string, 
 		}
 	}
 	return "", fmt.Sprintf("ambiguous network: on %d networks; set label %s or the backend's network", len(c.Networks), LabelNetwork)
+}
+
+// publishedHost is where a port published on hostIP of c's Docker host is
+// dialled. On a local engine (no HostAddress): bindHost. On another host, a
+// wildcard binding is reached at the endpoint's address, a binding to one
+// of that host's IPs at that IP, and one to its loopback not at all.
+func publishedHost(hostIP string, c *docker.Container) (string, string) {
+	if c.HostAddress == "" {
+		return bindHost(hostIP), ""
+	}
+	switch hostIP {
+	case "", "0.0.0.0", "::":
+		return c.HostAddress, ""
+	}
+	if ip := net.ParseIP(hostIP); ip != nil && ip.IsLoopback() && !isLoopbackHost(c.HostAddress) {
+		return "", "published on " + hostIP + " only: not reachable from another host (endpoint " +
+			c.Endpoint + " is at " + c.HostAddress + ")"
+	}
+	return hostIP, ""
+}
+
+// isLoopbackHost reports whether h is a loopback IP or "localhost".
+func isLoopbackHost(h string) bool {
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
 }
 
 // bindHost maps a published port's host IP to an address to dial: the

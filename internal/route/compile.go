@@ -195,10 +195,11 @@ func compileBackend(bc config.Backend, snap docker.Snapshot, st *State, labels *
 			}
 			host, reason, warn := Eligible(c, bc)
 			if reason != "" {
-				b.Skipped = append(b.Skipped, Skip{ContainerID: c.ID, Container: c.Name, Reason: reason, Warn: warn})
+				b.Skipped = append(b.Skipped, Skip{ContainerID: c.ID, Container: c.Name, Endpoint: c.Endpoint, Reason: reason, Warn: warn})
 				continue
 			}
-			b.Upstreams = append(b.Upstreams, st.Upstreams.Get(upstream.Key{Scheme: Protocol(c, bc), Host: host, ContainerID: c.ID, Container: c.Name}))
+			b.Upstreams = append(b.Upstreams, st.Upstreams.Get(upstream.Key{Scheme: Protocol(c, bc), Host: host,
+				ContainerID: c.ID, Container: c.Name, Endpoint: c.Endpoint}))
 		}
 	}
 	for _, raw := range bc.URLs {

@@ -31,10 +31,13 @@ type BackendExplanation struct {
 
 // ContainerExplanation is one container and its verdict.
 type ContainerExplanation struct {
-	ID    string `json:"id"` // short, as docker ps shows it
-	Name  string `json:"name"`
-	Image string `json:"image"`
-	State string `json:"state"`
+	ID   string `json:"id"` // short, as docker ps shows it
+	Name string `json:"name"`
+	// Endpoint is the Docker engine it runs on (docker.endpoints' name);
+	// omitted for the one engine of the environment.
+	Endpoint string `json:"endpoint,omitempty"`
+	Image    string `json:"image"`
+	State    string `json:"state"`
 	// Health is the Docker HEALTHCHECK status, "none" without one.
 	Health string `json:"health"`
 	// Labels are those that bear on the verdict: the selector's keys and
@@ -89,12 +92,12 @@ func ExplainBackend(b *Backend, cfg *config.Config, snap docker.Snapshot, live b
 			be.URLs = append(be.URLs, explainURL(u, lv))
 			continue
 		}
-		inTable[u.ContainerID] = u
+		inTable[u.Endpoint+"/"+u.ContainerID] = u
 	}
 	for i := range snap.Containers {
 		c := &snap.Containers[i]
 		if carriesAny(b.Selector, c.Labels) {
-			be.Containers = append(be.Containers, explainContainer(c, b.Selector, bc, inTable[c.ID], lv))
+			be.Containers = append(be.Containers, explainContainer(c, b.Selector, bc, inTable[c.Endpoint+"/"+c.ID], lv))
 		}
 	}
 	slices.SortStableFunc(be.Containers, func(x, y ContainerExplanation) int {
@@ -147,7 +150,7 @@ func (lv liveView) reasons(u *upstream.Upstream) []string {
 // explainContainer gives c's verdict for the backend with selector sel and
 // config bc; u is c's upstream when the table has it (nil otherwise).
 func explainContainer(c *docker.Container, sel map[string]string, bc config.Backend, u *upstream.Upstream, lv liveView) ContainerExplanation {
-	ce := ContainerExplanation{ID: docker.ShortID(c.ID), Name: c.Name, Image: c.Image, State: c.State,
+	ce := ContainerExplanation{ID: docker.ShortID(c.ID), Name: c.Name, Endpoint: c.Endpoint, Image: c.Image, State: c.State,
 		Health: cmp.Or(c.Health, "none"), Labels: relevantLabels(c.Labels, sel)}
 	var rs []string
 	rs = appendReason(rs, stateReason(c))

@@ -129,7 +129,10 @@ type Backend struct {
 type Skip struct {
 	ContainerID string
 	Container   string
-	Reason      string
+	// Endpoint names the container's Docker engine ("" for the one engine
+	// of the environment).
+	Endpoint string
+	Reason   string
 	// Warn is true when the cause is a configuration mistake (a bad label,
 	// no usable port) rather than ordinary lifecycle (stopped, starting).
 	Warn bool

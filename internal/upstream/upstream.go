@@ -76,6 +76,9 @@ type Key struct {
 	// ContainerID and Container are empty for static URLs.
 	ContainerID string
 	Container   string
+	// Endpoint names the container's Docker engine ("" for the one engine
+	// of the environment, and for static URLs).
+	Endpoint string
 }
 
 // Upstream is one server a request can be sent to, with its live state.
@@ -89,6 +92,9 @@ type Upstream struct {
 	// ContainerID and Container are empty for static URLs.
 	ContainerID string
 	Container   string
+	// Endpoint names the container's Docker engine ("" for the one engine
+	// of the environment, and for static URLs).
+	Endpoint string
 
 	// born is the origin of the monotonic offsets below.
 	born time.Time
@@ -150,6 +156,7 @@ func newUpstream(k Key) *Upstream {
 		Host:        k.Host,
 		ContainerID: k.ContainerID,
 		Container:   k.Container,
+		Endpoint:    k.Endpoint,
 		born:        time.Now(),
 	}
 	u.warming.Store(k.ContainerID != "")
@@ -171,7 +178,7 @@ func (u *Upstream) SetReady() { u.warming.Store(false) }
 
 // Key returns u's identity.
 func (u *Upstream) Key() Key {
-	return Key{Scheme: u.Scheme, Host: u.Host, ContainerID: u.ContainerID, Container: u.Container}
+	return Key{Scheme: u.Scheme, Host: u.Host, ContainerID: u.ContainerID, Container: u.Container, Endpoint: u.Endpoint}
 }
 
 // Static reports whether u comes from a backend's urls rather than Docker.

@@ -215,8 +215,8 @@ func TestStaticAndKey(t *testing.T) {
 		key  Key
 		want bool
 	}{
-		{"container", Key{"http", "10.0.0.1:80", "abc", "web"}, false},
-		{"url", Key{"https", "example.com:443", "", ""}, true},
+		{"container", Key{"http", "10.0.0.1:80", "abc", "web", "host-b"}, false},
+		{"url", Key{"https", "example.com:443", "", "", ""}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			u := reg.Get(tc.key)

@@ -340,10 +340,18 @@
     if (!dk.enabled) { text = 'Docker: off (no label backends)'; cls = 'pill'; }
     else if (dk.connected) { text = 'Docker connected'; cls = 'pill ok'; }
     else { text = 'Docker disconnected'; cls = 'pill bad'; }
+    const eps = dk.endpoints || [];
+    if (eps.length) {
+      const up = eps.filter((e) => e.connected).length;
+      text = 'Docker ' + up + '/' + eps.length + ' engines connected';
+      cls = up === eps.length ? 'pill ok' : up ? 'pill warn' : 'pill bad';
+    }
     setText(pill, text);
     setClass(pill, cls);
-    setAttr(pill, 'title', dk.enabled ? (dk.connected ? 'since ' : 'down since ') + fmtClock(dk.since) +
-      (dk.last_error ? '\nlast error: ' + dk.last_error : '') : 'no backend uses match_labels');
+    const epLines = eps.map((e) => e.name + ' (' + e.host + '): ' + (e.connected ? 'connected' : 'down') +
+      ' since ' + fmtClock(e.since) + (e.last_error ? ', last error: ' + e.last_error : '')).join('\n');
+    setAttr(pill, 'title', !dk.enabled ? 'no backend uses match_labels' : epLines ||
+      (dk.connected ? 'since ' : 'down since ') + fmtClock(dk.since) + (dk.last_error ? '\nlast error: ' + dk.last_error : ''));
     const dkErr = dk.enabled && !dk.connected && dk.last_error ? 'Docker: ' + dk.last_error : '';
     setText(banner, dkErr);
     setHidden(banner, !dkErr);
@@ -528,7 +536,9 @@
   const STATE_DOT = { serving: 'dot ok', warming: 'dot warn', ejected: 'dot warn', excluded: 'dot' };
 
   // upKey identifies an upstream's row: its container ID, else its URL.
-  const upKey = (u) => u.id || u.address;
+  const upKey = (u) => (u.endpoint ? u.endpoint + '/' : '') + (u.id || u.address);
+  // withEngine adds a container's Docker engine to its name, when named.
+  const withEngine = (name, endpoint) => endpoint ? (name || '—') + ' @ ' + endpoint : name;
 
   // upReason is an upstream's reasons and, while it is ejected, how long
   // the ejection has left by the server's clock (now, Unix ms).
@@ -690,7 +700,7 @@
       };
       for (const u of b.upstreams) {
         const row = rowFor(upKey(u));
-        this.fillRow(row, u.name || '', u.id || '', u.address, u.state, upReason(u, it.now));
+        this.fillRow(row, u.name || '', u.id || '', u.address, u.state, upReason(u, it.now), u.endpoint);
         setData(row.health, u.health);
         setClass(row.health.parentNode, u.health === 'unhealthy' ? 'bad-text' : u.health === 'healthy' ? 'ok-text' : 'muted');
         setData(row.breaker, breaker);
@@ -701,8 +711,8 @@
         setClass(row.tr, '');
       }
       for (const x of b.excluded) {
-        const row = rowFor(x.id);
-        this.fillRow(row, x.name, x.id, '—', 'excluded', x.reason);
+        const row = rowFor((x.endpoint ? x.endpoint + '/' : '') + x.id);
+        this.fillRow(row, x.name, x.id, '—', 'excluded', x.reason, x.endpoint);
         for (const t of [row.health, row.breaker, row.inflight, row.rps, row.reqs]) setData(t, '—');
         setClass(row.health.parentNode, 'muted');
         setClass(row.tr, x.warn ? 'st-excluded warn' : 'st-excluded');
@@ -716,8 +726,10 @@
       if (this.filter) this.applyFilter(it);
     }
 
-    fillRow(row, name, id, addr, state, reason) {
-      setData(row.name, name || '—');
+    // fillRow fills a container or URL row; endpoint, when set, is the
+    // container's Docker engine, shown after its name.
+    fillRow(row, name, id, addr, state, reason, endpoint) {
+      setData(row.name, withEngine(name, endpoint) || '—');
       setData(row.id, id || '—');
       setData(row.addr, addr);
       setAttr(row.tr, 'data-name', name);
@@ -727,7 +739,7 @@
       if (state === 'excluded') text = 'excluded: ' + reason;
       else if (reason) text += ': ' + reason;
       setData(row.state, text);
-      row.search = (name + ' ' + id + ' ' + addr).toLowerCase();
+      row.search = (name + ' ' + id + ' ' + addr + ' ' + (endpoint || '')).toLowerCase();
     }
 
     applyFilter(it) {
