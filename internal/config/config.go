@@ -23,6 +23,8 @@ type Config struct {
 	Server Server `yaml:"server"`
 	// AccessLog writes one JSON line per request to stdout. Default off.
 	AccessLog AccessLog `yaml:"access_log"`
+	// Tracing exports OpenTelemetry spans over OTLP/HTTP. Default off.
+	Tracing *Tracing `yaml:"tracing"`
 
 	// Path is the file this config was loaded from (not part of the YAML).
 	Path string `yaml:"-"`

@@ -25,6 +25,9 @@ func (c *Config) ApplyDefaults() {
 	if c.Server.TLS != nil {
 		c.Server.TLS.applyDefaults()
 	}
+	if c.Tracing != nil {
+		c.Tracing.applyDefaults()
+	}
 }
 
 // setDuration sets *d to def when it is zero.
