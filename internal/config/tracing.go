@@ -36,7 +36,7 @@ const (
 )
 
 // Ratio returns the sample ratio, the default when absent.
-func (t *Tracing) Ratio() float64 {
+func (t Tracing) Ratio() float64 {
 	if t.SampleRatio == nil {
 		return DefaultSampleRatio
 	}

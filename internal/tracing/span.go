@@ -10,11 +10,14 @@ import (
 
 // Span attribute keys. The OpenTelemetry HTTP semantic conventions' names
 // where one exists, rgate.* for the gateway's own facts.
+//
+// The request's path and the client's address are left out: they can
+// carry personal data, and the access log, which has them, shares the
+// trace id.
 const (
+	AttrMethod    = "http.request.method"
 	AttrRoute     = "http.route"
 	AttrStatus    = "http.response.status_code"
-	AttrClient    = "client.address"
-	AttrRequestID = "rgate.request_id"
 	AttrBackend   = "rgate.backend"
 	AttrUpstream  = "rgate.upstream"
 	AttrContainer = "rgate.container"
@@ -24,7 +27,10 @@ const (
 
 // Span is one request's server span; the zero Span (an unsampled or
 // untraced request) does nothing.
-type Span struct{ s trace.Span }
+type Span struct {
+	s      trace.Span
+	method string
+}
 
 // Recording reports whether s records anything.
 func (s Span) Recording() bool { return s.s != nil }
@@ -45,18 +51,19 @@ func (s Span) End(info *reqinfo.Info) {
 		return
 	}
 	attrs := [...]attribute.KeyValue{
+		attribute.String(AttrMethod, s.method),
 		attribute.String(AttrRoute, info.Route),
+		attribute.Int(AttrStatus, info.Status),
 		attribute.String(AttrBackend, info.Backend),
 		attribute.String(AttrUpstream, info.Upstream),
-		attribute.Int(AttrStatus, info.Status),
 		attribute.Int(AttrRetries, info.Retries),
-		attribute.String(AttrRequestID, info.ID),
-		attribute.String(AttrClient, info.ClientIP),
+		attribute.String(AttrContainer, info.Container),
 	}
-	s.s.SetAttributes(attrs[:]...)
-	if info.Container != "" {
-		s.s.SetAttributes(attribute.String(AttrContainer, info.Container))
+	n := len(attrs)
+	if info.Container == "" {
+		n-- // a static url: no container
 	}
+	s.s.SetAttributes(attrs[:n]...)
 	if info.Status >= 500 {
 		s.s.SetStatus(codes.Error, "")
 	}

@@ -159,20 +159,22 @@ func (t *Tracer) Begin(r *http.Request, route string, tc *reqinfo.Trace) Span {
 		ctx = trace.ContextWithRemoteSpanContext(r.Context(), sc)
 	default:
 		tid := newTraceID()
-		if !t.sampleRoot(r.Context(), tid) {
+		if !t.sampleRoot(tid) {
 			tc.ID, tc.Parent = tid, formatParent(tid, newSpanID(), 0)
 			return Span{}
 		}
 		ctx = withTraceID(r.Context(), tid)
 	}
-	_, s := t.tracer.Start(ctx, r.Method+" "+route, trace.WithSpanKind(trace.SpanKindServer),
-		trace.WithAttributes(attribute.String("http.request.method", r.Method), attribute.String("url.path", r.URL.Path)))
+	_, s := t.tracer.Start(ctx, r.Method+" "+route, serverKind)
 	sc := s.SpanContext()
 	tc.ID = sc.TraceID()
 	tc.Parent = formatParent(sc.TraceID(), sc.SpanID(), sc.TraceFlags())
 	tc.State = sc.TraceState().String()
-	return Span{s: s}
+	return Span{s: s, method: r.Method}
 }
+
+// serverKind is the one start option of every span, made once.
+var serverKind = trace.WithSpanKind(trace.SpanKindServer)
 
 // passOn returns the client's unsampled trace context as it is to be
 // sent on: its own header when it is version 00, reformatted otherwise.
@@ -184,9 +186,11 @@ func (t *Tracer) passOn(r *http.Request, in parent) (tp, ts string) {
 	return tp, joinState(r.Header[HeaderState])
 }
 
-// sampleRoot asks the ratio sampler about a new trace.
-func (t *Tracer) sampleRoot(ctx context.Context, tid trace.TraceID) bool {
-	res := t.root.ShouldSample(sdktrace.SamplingParameters{ParentContext: ctx, TraceID: tid})
+// sampleRoot asks the ratio sampler about a new trace. Its decision
+// depends on the trace id alone; the empty parent context spares it a
+// walk up the request's context.
+func (t *Tracer) sampleRoot(tid trace.TraceID) bool {
+	res := t.root.ShouldSample(sdktrace.SamplingParameters{ParentContext: context.Background(), TraceID: tid})
 	return res.Decision == sdktrace.RecordAndSample
 }
 

@@ -126,7 +126,7 @@ func TestSampledParentKept(t *testing.T) {
 		attrs[kv.Key] = kv.Value.String()
 	}
 	for k, want := range map[string]string{AttrRoute: "/api", AttrBackend: "api", AttrUpstream: "127.0.0.1:9",
-		AttrStatus: "503", AttrRetries: "2", AttrConsumer: "acme", AttrRequestID: "req-1"} {
+		AttrStatus: "503", AttrRetries: "2", AttrConsumer: "acme", AttrMethod: "GET"} {
 		if !strings.Contains(attrs[k], want) {
 			t.Errorf("attribute %s = %q, want %q", k, attrs[k], want)
 		}
@@ -220,8 +220,10 @@ func TestRatioDecidesOnTraceID(t *testing.T) {
 	}
 }
 
-// TestCollectorDown: with nothing listening, ending spans never waits and
-// Shutdown gives up within its deadline.
+// TestCollectorDown: with nothing listening, no request waits for the
+// export: each span, also once the queue is full, ends well within the
+// exporter's timeout (a call that waited for an export would take about
+// that long), and Shutdown gives up within its deadline.
 func TestCollectorDown(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -230,19 +232,22 @@ func TestCollectorDown(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close()
 	tr := newTracer(t, "http://"+addr, 1)
-	start := time.Now()
-	for range 3 * queueSize { // more than the queue holds
+	var slowest time.Duration
+	for range queueSize + batchSize { // more than the queue holds
+		start := time.Now()
 		var tc reqinfo.Trace
 		tr.Begin(request("", ""), "/api", &tc).End(&reqinfo.Info{Status: 200})
+		slowest = max(slowest, time.Since(start))
 	}
-	if d := time.Since(start); d > exportTimeout {
-		t.Errorf("ending %d spans took %v with the collector down", 3*queueSize, d)
+	if slowest > exportTimeout/2 {
+		t.Errorf("a span took %v to begin and end with the collector down", slowest)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*exportTimeout)
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), exportTimeout)
 	defer cancel()
 	_ = tr.Shutdown(ctx)
-	if d := time.Since(start); d > 4*exportTimeout {
-		t.Errorf("shutdown with the collector down took until %v", d)
+	if d := time.Since(start); d > 2*exportTimeout {
+		t.Errorf("shutdown with the collector down took %v", d)
 	}
 }
 
