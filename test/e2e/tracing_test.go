@@ -211,19 +211,62 @@ func TestTracingNewTrace(t *testing.T) {
 	}
 }
 
-// TestTracingCollectorDown: with the collector's port closed, every
-// request is answered at once (far within the exporter's 2s timeout), and
-// rgate still exits promptly on SIGTERM, the flush giving up in bounds.
+// TestTracingCollectorDown: with the collector's port closed, or with a
+// collector that accepts connections and never answers, every request is
+// answered at once (far within the exporter's 2s timeout), and rgate
+// still exits promptly on SIGTERM, the flush giving up in bounds.
 func TestTracingCollectorDown(t *testing.T) {
 	t.Parallel()
+	for _, kind := range []string{"closed", "hanging"} {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			collectorDown(t, deadCollector(t, kind == "hanging"))
+		})
+	}
+}
+
+// deadCollector returns the URL of a port nothing listens on, or of one
+// that accepts connections and never answers.
+func deadCollector(t *testing.T, hang bool) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	closed := "http://" + ln.Addr().String()
-	ln.Close()
+	url := "http://" + ln.Addr().String()
+	if !hang {
+		ln.Close()
+		return url
+	}
+	var wg sync.WaitGroup
+	var conns []net.Conn
+	var mu sync.Mutex
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			wg.Go(func() { _, _ = io.Copy(io.Discard, c) })
+		}
+	})
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	return url
+}
+
+func collectorDown(t *testing.T, endpoint string) {
 	up := newRecorder(t, nil)
-	g := startGateway(t, tracingConfig(up.url(), closed, 1, "rgate-e2e"))
+	g := startGateway(t, tracingConfig(up.url(), endpoint, 1, "rgate-e2e"))
 	deadline := time.Now().Add(20 * time.Second)
 	for i := 0; i < 300 && time.Now().Before(deadline); i++ {
 		start := time.Now()
@@ -234,7 +277,7 @@ func TestTracingCollectorDown(t *testing.T) {
 			t.Fatalf("request %d took %v with the collector down", i, d)
 		}
 		if i == 50 {
-			time.Sleep(1500 * time.Millisecond) // a batch export fails meanwhile
+			time.Sleep(3 * time.Second) // a batch export fails meanwhile
 		}
 	}
 	if !strings.Contains(g.output(), "trace export failing") {
