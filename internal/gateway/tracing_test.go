@@ -107,3 +107,37 @@ func TestTracedAccessLog(t *testing.T) {
 		t.Errorf("tracing off, trace_id %v", got)
 	}
 }
+
+// TestTracingAllocations: tracing on at sample_ratio 0 allocates nothing
+// more per request than tracing absent when the client's traceparent is
+// unsampled (it is passed on as it came), and one string (the new
+// traceparent) when the request starts a trace: no span either way.
+func TestTracingAllocations(t *testing.T) {
+	allocs := func(cfg *config.Config, tp string) float64 {
+		g := New(cfg, Options{Stats: stats.NewStore()})
+		defer g.Close()
+		g.apply.deps.Forward = func(*route.Route) http.Handler { return stubUpstream{} }
+		g.SetConfig(cfg)
+		r := httptest.NewRequest("GET", "/a/x", nil)
+		if tp != "" {
+			r.Header.Set("Traceparent", tp)
+		}
+		w := discardWriter{h: http.Header{}}
+		return testing.AllocsPerRun(200, func() {
+			clear(w.h)
+			g.ServeHTTP(w, r)
+		})
+	}
+	absentCfg := tracedConfig(0)
+	absentCfg.Tracing, absentCfg.AccessLog.Enabled = nil, false
+	onCfg := tracedConfig(0)
+	onCfg.AccessLog.Enabled = false
+	const unsampled = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"
+	absent := allocs(absentCfg, unsampled)
+	if on := allocs(onCfg, unsampled); on != absent {
+		t.Errorf("unsampled parent: %v allocations per request with tracing at ratio 0, %v with it absent", on, absent)
+	}
+	if on := allocs(onCfg, ""); on > absent+1 {
+		t.Errorf("new trace: %v allocations per request with tracing at ratio 0, %v with it absent", on, absent)
+	}
+}
