@@ -23,19 +23,7 @@ func BenchmarkPolicies(b *testing.B) {
 		name    string
 		mut     func(*config.Config)
 		metrics bool
-		header  http.Header
 	}
-	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
-	}))
-	defer sink.Close()
-	tracing := func(ratio float64) func(*config.Config) {
-		return func(c *config.Config) {
-			c.Tracing = &config.Tracing{OTLPEndpoint: sink.URL, SampleRatio: &ratio, ServiceName: "rgate"}
-		}
-	}
-	unsampled := http.Header{"Traceparent": {"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"}}
-	sampled := http.Header{"Traceparent": {"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}}
 	for _, v := range []variant{
 		{name: "off"},
 		{name: "rate_limit", mut: func(c *config.Config) {
@@ -54,14 +42,6 @@ func BenchmarkPolicies(b *testing.B) {
 		}},
 		{name: "metrics", metrics: true},
 		{name: "access_log", mut: func(c *config.Config) { c.AccessLog.Enabled = true }},
-		// tracing: at ratio 0 a request without traceparent (a new trace
-		// id and traceparent) and one with an unsampled traceparent
-		// (passed on); at ratio 1, and a sampled parent at ratio 0, every
-		// request is a span exported to a local sink.
-		{name: "tracing_0", mut: tracing(0)},
-		{name: "tracing_0_unsampled_parent", mut: tracing(0), header: unsampled},
-		{name: "tracing_0_sampled_parent", mut: tracing(0), header: sampled},
-		{name: "tracing_1", mut: tracing(1)},
 		{name: "all", metrics: true, mut: func(c *config.Config) {
 			c.Routes[0].RateLimit = &config.RateLimit{Key: "client_ip", MaxKeys: 1000,
 				Default: config.Rate{Requests: 1 << 30, Per: config.Duration(time.Second), Burst: 1 << 30}}
@@ -92,9 +72,6 @@ func BenchmarkPolicies(b *testing.B) {
 			b.RunParallel(func(pb *testing.PB) {
 				r := httptest.NewRequest("GET", "/a/x", nil)
 				r.Header.Set("Origin", "https://app.example.com")
-				for k, vv := range v.header {
-					r.Header[k] = vv
-				}
 				w := discardWriter{h: http.Header{}}
 				for pb.Next() {
 					clear(w.h)

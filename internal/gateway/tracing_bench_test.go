@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/rgate/rgate/internal/config"
+	"github.com/rgate/rgate/internal/route"
 	"github.com/rgate/rgate/internal/stats"
 )
 
@@ -46,6 +47,56 @@ func BenchmarkHandlerTracing(b *testing.B) {
 				for pb.Next() {
 					r := httptest.NewRequest("GET", "/a/x", nil)
 					g.ServeHTTP(discardWriter{h: http.Header{}}, r)
+				}
+			})
+		})
+	}
+}
+
+// BenchmarkPoliciesTracing is BenchmarkPolicies' "off" case (the gateway's
+// own work, the proxy replaced by a stub) with tracing on: at ratio 0 a
+// request without traceparent (a new trace id and traceparent) and one
+// with an unsampled traceparent (passed on); at ratio 1, and a sampled
+// parent at ratio 0, every request is a span exported to a local sink.
+func BenchmarkPoliciesTracing(b *testing.B) {
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+	}))
+	defer sink.Close()
+	const tid = "4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7"
+	for _, v := range []struct {
+		name   string
+		on     bool
+		ratio  float64
+		parent string
+	}{
+		{"absent", false, 0, ""},
+		{"ratio0", true, 0, ""},
+		{"ratio0_unsampled_parent", true, 0, "00-" + tid + "-00"},
+		{"ratio0_sampled_parent", true, 0, "00-" + tid + "-01"},
+		{"ratio1", true, 1, ""},
+	} {
+		b.Run(v.name, func(b *testing.B) {
+			cfg := tracedConfig(v.ratio)
+			cfg.AccessLog.Enabled = false
+			cfg.Tracing.OTLPEndpoint = sink.URL
+			if !v.on {
+				cfg.Tracing = nil
+			}
+			g := New(cfg, Options{Stats: stats.NewStore()})
+			defer g.Close()
+			g.apply.deps.Forward = func(*route.Route) http.Handler { return stubUpstream{} }
+			g.SetConfig(cfg)
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				r := httptest.NewRequest("GET", "/a/x", nil)
+				if v.parent != "" {
+					r.Header.Set("Traceparent", v.parent)
+				}
+				w := discardWriter{h: http.Header{}}
+				for pb.Next() {
+					clear(w.h)
+					g.ServeHTTP(w, r)
 				}
 			})
 		})
