@@ -211,6 +211,38 @@ func TestTracingNewTrace(t *testing.T) {
 	}
 }
 
+// TestTracingReload: a config reload turns tracing on (the next requests
+// are traced and exported) and off again (the client's traceparent passes
+// through untouched), without a restart.
+func TestTracingReload(t *testing.T) {
+	t.Parallel()
+	service := "rgate-e2e-" + uniq(t)
+	rc := newOTLPReceiver(t, service)
+	up := newRecorder(t, nil)
+	plain := staticRoutes([3]string{"/t", up.url(), ""})
+	g := startGateway(t, plain)
+	const sent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+	last := func() http.Header { rs := up.requests(); return rs[len(rs)-1].Header }
+	g.getH(t, "/t/x", "Traceparent", sent)
+	if got := last().Get("Traceparent"); got != sent {
+		t.Fatalf("tracing off: upstream got traceparent %q, want the client's", got)
+	}
+
+	writeInPlace(t, g.configPath(t), tracingConfig(up.url(), rc.URL, 1, service))
+	eventually(t, 10*time.Second, "tracing to be on after the reload", func() bool {
+		g.get(t, "/t/y")
+		return last().Get("Traceparent") != ""
+	})
+	tid, _, _ := parentOf(t, last().Get("Traceparent"))
+	rc.waitSpan(t, tid)
+
+	writeInPlace(t, g.configPath(t), plain)
+	eventually(t, 10*time.Second, "tracing to be off after the reload", func() bool {
+		g.getH(t, "/t/z", "Traceparent", sent)
+		return last().Get("Traceparent") == sent
+	})
+}
+
 // TestTracingCollectorDown: with the collector's port closed, or with a
 // collector that accepts connections and never answers, every request is
 // answered at once (far within the exporter's 2s timeout), and rgate
