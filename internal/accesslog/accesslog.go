@@ -22,8 +22,10 @@
 //	 "duration_ms":1.234,"cache":"MISS","retries":0,"client_ip":"192.0.2.1",
 //	 "user_agent":"curl/8.5.0"}
 //
-// "query" is present only when the request has one; every other field is
-// always present (empty string or 0 when unknown). Write errors are
+// "query" is present only when the request has one, and "trace_id" (after
+// "request_id": the W3C trace id, 32 hex digits, the client's or the one
+// rgate started) only when tracing is on and a route took the request;
+// every other field is always present (empty string or 0 when unknown). Write errors are
 // dropped: a log sink that fails must never fail a request. The gateway
 // calls Log only when access_log.enabled is true, so a disabled log costs
 // nothing.
@@ -138,6 +140,9 @@ func appendLine(b []byte, info *reqinfo.Info, r *http.Request, end time.Time) []
 	b = append(b, `{"time":"`...)
 	b = info.Start.UTC().AppendFormat(b, time.RFC3339Nano)
 	b = appendStringField(b, `","request_id":`, info.ID)
+	if info.Trace.ID != ([16]byte{}) {
+		b = appendHexField(b, `,"trace_id":"`, info.Trace.ID[:])
+	}
 	b = appendStringField(b, `,"method":`, r.Method)
 	b = appendStringField(b, `,"path":`, r.URL.Path)
 	if r.URL.RawQuery != "" {
@@ -163,6 +168,17 @@ func appendLine(b []byte, info *reqinfo.Info, r *http.Request, end time.Time) []
 	b = appendStringField(b, `,"client_ip":`, ip)
 	b = appendStringField(b, `,"user_agent":`, r.UserAgent())
 	return append(b, '}', '\n')
+}
+
+// appendHexField appends key (ending in a quote), v in lower-case hex and
+// the closing quote.
+func appendHexField(b []byte, key string, v []byte) []byte {
+	const digits = "0123456789abcdef"
+	b = append(b, key...)
+	for _, c := range v {
+		b = append(b, digits[c>>4], digits[c&0xf])
+	}
+	return append(b, '"')
 }
 
 func appendStringField(b []byte, key, v string) []byte {

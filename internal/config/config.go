@@ -29,6 +29,8 @@ type Config struct {
 	// Docker lists the Docker engines to watch. Default: one engine, from
 	// DOCKER_HOST, else the local socket.
 	Docker Docker `yaml:"docker"`
+	// Tracing exports OpenTelemetry spans over OTLP/HTTP. Default off.
+	Tracing *Tracing `yaml:"tracing"`
 
 	// Path is the file this config was loaded from (not part of the YAML).
 	Path string `yaml:"-"`

@@ -29,6 +29,9 @@ func (c *Config) ApplyDefaults() {
 	if c.Cluster != nil {
 		c.Cluster.applyDefaults()
 	}
+	if c.Tracing != nil {
+		c.Tracing.applyDefaults()
+	}
 }
 
 // setDuration sets *d to def when it is zero.

@@ -44,6 +44,7 @@ func (c *Config) problems() Problems {
 	ch.docker(c.Docker)
 	ch.policies(c)
 	ch.cluster(c)
+	ch.tracing(c.Tracing)
 	return ch.probs
 }
 

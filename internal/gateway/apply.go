@@ -39,6 +39,7 @@ func (g *Gateway) SetConfig(cfg *config.Config) {
 	defer g.apply.mu.Unlock()
 	g.apply.cfg = cfg
 	g.apply.generation.Add(1)
+	g.applyTracing(cfg.Tracing)
 	g.rebuild()
 }
 

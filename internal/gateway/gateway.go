@@ -7,6 +7,7 @@ package gateway
 import (
 	"log/slog"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 	"github.com/rgate/rgate/internal/reqinfo"
 	"github.com/rgate/rgate/internal/route"
 	"github.com/rgate/rgate/internal/stats"
+	"github.com/rgate/rgate/internal/tracing"
 )
 
 // Options wire a Gateway.
@@ -56,6 +58,10 @@ type Gateway struct {
 	health    *health.Checker
 	warm      *health.Warmer
 	apply     applier
+	// tracer is nil when tracing is off; retired joins the flushes of
+	// tracers a reload replaced.
+	tracer  atomic.Pointer[tracing.Tracer]
+	retired sync.WaitGroup
 }
 
 // New returns a gateway serving cfg, with no containers until the first
@@ -92,12 +98,14 @@ func New(cfg *config.Config, o Options) *Gateway {
 	return g
 }
 
-// Close stops the health checks and warm-up probes and closes idle
-// upstream connections.
+// Close stops the health checks and warm-up probes, closes idle upstream
+// connections and flushes the spans not yet exported (for at most a few
+// seconds).
 func (g *Gateway) Close() {
 	g.health.Close()
 	g.warm.Close()
 	g.forwarder.Close()
+	g.closeTracing()
 }
 
 // Table returns the table currently serving.
@@ -142,6 +150,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			g.metrics.InFlight().Inc()
 			defer g.metrics.InFlight().Dec()
 		}
+		if tr := g.tracer.Load(); tr != nil {
+			rw.span = tr.Begin(r, rt.Name, &rw.Info.Trace)
+		}
 		rt.Handler.ServeHTTP(rw, r)
 	}
 	if rw.Info.Status == 0 {
@@ -168,6 +179,9 @@ func (g *Gateway) finish(rw *respWriter, r *http.Request, t *route.Table) {
 		f.Route, f.Backend = rt.Stats, rt.Backend.Stats
 	}
 	g.recorder.Record(f)
+	if rw.span.Recording() {
+		rw.span.End(info)
+	}
 	if rt := rw.route; rt != nil {
 		if m := rt.Metrics; m != nil {
 			m.Observe(info.Status, d)

@@ -9,6 +9,7 @@ import (
 	"github.com/rgate/rgate/internal/reqid"
 	"github.com/rgate/rgate/internal/reqinfo"
 	"github.com/rgate/rgate/internal/route"
+	"github.com/rgate/rgate/internal/tracing"
 )
 
 // respWriter is the outermost wrapper of the client's ResponseWriter for
@@ -18,6 +19,7 @@ import (
 type respWriter struct {
 	reqinfo.Writer
 	route *route.Route
+	span  tracing.Span // the request's server span; zero when not sampled
 }
 
 var writerPool = sync.Pool{New: func() any {
@@ -35,6 +37,7 @@ func getWriter(w http.ResponseWriter) *respWriter {
 func putWriter(rw *respWriter) {
 	rw.Writer = reqinfo.Writer{Stamper: rw}
 	rw.route = nil
+	rw.span = tracing.Span{}
 	writerPool.Put(rw)
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/rgate/rgate/internal/h1syntax"
 	"github.com/rgate/rgate/internal/headers"
 	"github.com/rgate/rgate/internal/reqid"
+	"github.com/rgate/rgate/internal/reqinfo"
 	"github.com/rgate/rgate/internal/route"
 )
 
@@ -21,6 +22,14 @@ const (
 	headerXFH   = "X-Forwarded-Host"
 	headerXFP   = "X-Forwarded-Proto"
 	headerFwdBy = "Forwarded"
+)
+
+// W3C Trace Context fields. With tracing on, the client's copies are
+// replaced by the request's trace context (reqinfo.Trace); with it off
+// they pass through like any other field.
+const (
+	headerTraceparent = "Traceparent"
+	headerTracestate  = "Tracestate"
 )
 
 // Plan is a route's outbound request, compiled once per route: what of
@@ -34,7 +43,8 @@ const (
 // client's User-Agent (first value; none when empty); "Te: trailers" when
 // the client accepts trailers; the upgrade fields of an upgrade request;
 // X-Forwarded-For/-Host/-Proto (and Forwarded from a trusted proxy); the
-// request id; the fields the route's rules set. Host and the body's
+// request id; traceparent and tracestate when the request is traced; the
+// fields the route's rules set. Host and the body's
 // framing are the engine's.
 type Plan struct {
 	prefix string // stripped from the path when strip is set
@@ -79,11 +89,14 @@ type fieldSink interface {
 }
 
 // fields sends the outbound header fields for r to s. trusted says
-// whether the client is a trusted proxy.
-func (p *Plan) fields(r *http.Request, trusted bool, s fieldSink) error {
+// whether the client is a trusted proxy; tc is the request's trace
+// context (zero when it is not traced).
+func (p *Plan) fields(r *http.Request, trusted bool, tc *reqinfo.Trace, s fieldSink) error {
 	named := h1syntax.ConnectionNames(r.Header["Connection"])
+	traced := tc.On()
 	for k, vv := range r.Header {
-		if skipOutbound(k) || (named != nil && slices.Contains(named, k)) || p.req.Affects(k) {
+		if skipOutbound(k) || (named != nil && slices.Contains(named, k)) || p.req.Affects(k) ||
+			traced && (k == headerTraceparent || k == headerTracestate) {
 			continue
 		}
 		for _, v := range vv {
@@ -116,10 +129,29 @@ func (p *Plan) fields(r *http.Request, trusted bool, s fieldSink) error {
 			return err
 		}
 	}
+	if traced {
+		if err := p.trace(tc, s); err != nil {
+			return err
+		}
+	}
 	for _, f := range p.set {
 		if err := s.field(f.name, f.value); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// trace sends the request's traceparent and tracestate, unless the
+// route's rules set or remove them.
+func (p *Plan) trace(tc *reqinfo.Trace, s fieldSink) error {
+	if !p.req.Affects(headerTraceparent) {
+		if err := s.field(headerTraceparent, tc.Parent); err != nil {
+			return err
+		}
+	}
+	if tc.State != "" && !p.req.Affects(headerTracestate) {
+		return s.field(headerTracestate, tc.State)
 	}
 	return nil
 }

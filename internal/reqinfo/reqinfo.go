@@ -48,6 +48,8 @@ type Info struct {
 	// ViaTrustedProxy is true when the connection comes from a trusted
 	// proxy, whose X-Forwarded-* headers are then passed on.
 	ViaTrustedProxy bool
+	// Trace is the trace context sent upstream; zero when not traced.
+	Trace Trace
 }
 
 // Carrier is implemented by every ResponseWriter a route's chain answers
