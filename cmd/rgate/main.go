@@ -4,6 +4,8 @@
 //
 //	rgate --config rgate.yml --port 8080
 //	rgate validate --config rgate.yml
+//	rgate hash-key < key.txt        # hex SHA-256 for api_keys_sha256
+//	rgate hash-password < pass.txt  # bcrypt for basic_auth.password_bcrypt
 //	rgate --version
 package main
 
@@ -41,8 +43,15 @@ type options struct {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) > 0 && args[0] == "validate" {
-		return validate(args[1:], stdout, stderr)
+	if len(args) > 0 {
+		switch args[0] {
+		case "validate":
+			return validate(args[1:], stdout, stderr)
+		case "hash-key":
+			return hashKey(os.Stdin, stdout, stderr)
+		case "hash-password":
+			return hashPassword(os.Stdin, stdout, stderr)
+		}
 	}
 	var o options
 	fs := flag.NewFlagSet("rgate", flag.ContinueOnError)
@@ -59,7 +68,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile to this file until shutdown (for performance work)")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: rgate [--config FILE] [--port N] [flags]\n       rgate validate --config FILE\n       rgate --version\n\nflags:\n")
+		fmt.Fprintf(stderr, "usage: rgate [--config FILE] [--port N] [flags]\n       rgate validate --config FILE\n       rgate hash-key | hash-password  (reads stdin)\n       rgate --version\n\nflags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {

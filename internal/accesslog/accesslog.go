@@ -22,7 +22,9 @@
 //	 "duration_ms":1.234,"cache":"MISS","retries":0,"client_ip":"192.0.2.1",
 //	 "user_agent":"curl/8.5.0"}
 //
-// "query" is present only when the request has one; every other field is
+// "query" is present only when the request has one, and "consumer" (the
+// authenticated caller's name, never a credential) only on an
+// authenticated request; every other field is
 // always present (empty string or 0 when unknown). Write errors are
 // dropped: a log sink that fails must never fail a request. The gateway
 // calls Log only when access_log.enabled is true, so a disabled log costs
@@ -162,6 +164,9 @@ func appendLine(b []byte, info *reqinfo.Info, r *http.Request, end time.Time) []
 	}
 	b = appendStringField(b, `,"client_ip":`, ip)
 	b = appendStringField(b, `,"user_agent":`, r.UserAgent())
+	if info.Consumer != "" {
+		b = appendStringField(b, `,"consumer":`, info.Consumer)
+	}
 	return append(b, '}', '\n')
 }
 

@@ -22,6 +22,7 @@ func (c *Config) ApplyDefaults() {
 	setDuration(&c.Server.IdleTimeout, DefaultIdleTimeout)
 	setDuration(&c.Server.ShutdownGrace, DefaultShutdownGrace)
 	c.applyPolicyDefaults()
+	c.applyAuthDefaults()
 	if c.Server.TLS != nil {
 		c.Server.TLS.applyDefaults()
 	}

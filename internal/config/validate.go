@@ -42,6 +42,7 @@ func (c *Config) problems() Problems {
 	}
 	ch.server(c.Server)
 	ch.policies(c)
+	ch.auth(c)
 	return ch.probs
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/rgate/rgate/internal/health"
 	"github.com/rgate/rgate/internal/httperr"
 	"github.com/rgate/rgate/internal/metrics"
+	"github.com/rgate/rgate/internal/mw/auth"
 	"github.com/rgate/rgate/internal/proxy"
 	"github.com/rgate/rgate/internal/recent"
 	"github.com/rgate/rgate/internal/reqid"
@@ -77,10 +78,12 @@ func New(cfg *config.Config, o Options) *Gateway {
 		health:    health.NewChecker(nil, o.Log),
 		warm:      health.NewWarmer(o.Log),
 	}
+	st := route.NewState()
+	st.Auth = auth.NewRegistry(o.Log)
 	g.apply.deps = route.Deps{
 		Stats:   o.Stats,
 		Metrics: o.Metrics,
-		State:   route.NewState(),
+		State:   st,
 		Forward: g.forwarder.Handler,
 	}
 	g.SetConfig(cfg)
@@ -93,6 +96,7 @@ func (g *Gateway) Close() {
 	g.health.Close()
 	g.warm.Close()
 	g.forwarder.Close()
+	g.apply.deps.State.Auth.Close()
 }
 
 // Table returns the table currently serving.
@@ -176,6 +180,9 @@ func (g *Gateway) finish(rw *respWriter, r *http.Request, t *route.Table) {
 				m.CacheStale()
 			}
 		}
+		if c := rt.Consumers; c != nil {
+			c.Observe(info.Consumer, info.Status, info.AuthFailed)
+		}
 	}
 	if t.AccessLog && g.accessLog != nil {
 		g.accessLog.Log(info, r, end)
@@ -185,6 +192,7 @@ func (g *Gateway) finish(rw *respWriter, r *http.Request, t *route.Table) {
 			Time: info.Start, RequestID: info.ID, Method: r.Method, Path: r.URL.Path,
 			Route: info.Route, Backend: info.Backend, Container: info.Container, Upstream: info.Upstream,
 			Status: info.Status, LatencyMs: float64(d.Microseconds()) / 1000, Cache: info.Cache, Retries: info.Retries,
+			Consumer: info.Consumer,
 		})
 	}
 	putWriter(rw)

@@ -11,6 +11,7 @@ import (
 	"github.com/rgate/rgate/internal/h1syntax"
 	"github.com/rgate/rgate/internal/headers"
 	"github.com/rgate/rgate/internal/reqid"
+	"github.com/rgate/rgate/internal/reqinfo"
 	"github.com/rgate/rgate/internal/route"
 )
 
@@ -47,6 +48,13 @@ type Plan struct {
 	// for Host and the framing fields are left out, as net/http's request
 	// writer ignores those in a header map.
 	set []setField
+	// identity is set on a route with auth: drop are the client's fields
+	// that never leave (the identity fields, the credential unless
+	// forward_credentials), dropQuery the query parameter holding the
+	// credential; the verified identity is written from reqinfo.
+	identity  bool
+	drop      []string
+	dropQuery string
 }
 
 type setField struct {
@@ -57,6 +65,7 @@ type setField struct {
 // NewPlan compiles rt's outbound plan.
 func NewPlan(rt *route.Route) *Plan {
 	p := &Plan{prefix: rt.Prefix, strip: rt.StripPrefix, upgrades: rt.Upgrades, req: rt.RequestHeaders, res: rt.ResponseHeaders}
+	p.compileIdentity(rt)
 	for i := range p.req.NumSet() {
 		k, vv := p.req.Set(i)
 		switch k {
@@ -80,10 +89,13 @@ type fieldSink interface {
 
 // fields sends the outbound header fields for r to s. trusted says
 // whether the client is a trusted proxy.
-func (p *Plan) fields(r *http.Request, trusted bool, s fieldSink) error {
+func (p *Plan) fields(r *http.Request, trusted bool, id *reqinfo.Info, s fieldSink) error {
 	named := h1syntax.ConnectionNames(r.Header["Connection"])
 	for k, vv := range r.Header {
 		if skipOutbound(k) || (named != nil && slices.Contains(named, k)) || p.req.Affects(k) {
+			continue
+		}
+		if p.identity && slices.Contains(p.drop, k) {
 			continue
 		}
 		for _, v := range vv {
@@ -113,6 +125,11 @@ func (p *Plan) fields(r *http.Request, trusted bool, s fieldSink) error {
 	}
 	if id := r.Header[reqid.Header]; len(id) > 0 && !p.req.Affects(reqid.Header) {
 		if err := s.field(reqid.Header, id[0]); err != nil {
+			return err
+		}
+	}
+	if p.identity {
+		if err := p.identityFields(id, s); err != nil {
 			return err
 		}
 	}
@@ -214,6 +231,9 @@ func (p *Plan) target(u *url.URL) url.URL {
 	out := *u
 	if p.strip {
 		stripPrefix(&out, p.prefix)
+	}
+	if p.dropQuery != "" && out.RawQuery != "" {
+		out.RawQuery = dropParam(out.RawQuery, p.dropQuery)
 	}
 	return out
 }

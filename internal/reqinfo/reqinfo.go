@@ -48,6 +48,19 @@ type Info struct {
 	// ViaTrustedProxy is true when the connection comes from a trusted
 	// proxy, whose X-Forwarded-* headers are then passed on.
 	ViaTrustedProxy bool
+	// Consumer is the authenticated caller's name ("" when the request is
+	// anonymous), ConsumerTier its tier ("" for the default). Never a
+	// credential.
+	Consumer     string
+	ConsumerTier string
+	// Identity are the header fields (name, value, name, value, ...; names
+	// canonical) the route's auth sets upstream from the verified
+	// identity besides X-Consumer and X-Consumer-Tier: forwarded claims,
+	// a forward service's answer headers.
+	Identity []string
+	// AuthFailed is true when the route's auth refused the request (401,
+	// 403, or the forward service's refusal).
+	AuthFailed bool
 }
 
 // Carrier is implemented by every ResponseWriter a route's chain answers
