@@ -102,20 +102,20 @@ const (
 
 // Limiter holds the buckets of one route. It is safe for concurrent use.
 type Limiter struct {
-	keyHeader  string // canonical header name; "" for client_ip
+	keyHeader string // canonical header name; "" for client_ip
 	// byConsumer: key consumer (the authenticated consumer, else the
 	// client IP); tierConsumer: tier_from consumer (the consumer's tier,
 	// no header read).
 	byConsumer   bool
 	tierConsumer bool
-	tierHeader string // canonical header name; "" when there are no tiers
-	def        *tier
-	tiers      map[string]*tier
-	bySlot     []*tier // bySlot[slot/2] is the tier owning maps slot and slot+1
-	seed       maphash.Seed
-	shards     []shard
-	shardCap   int
-	nums       []string // nums[i] == strconv.Itoa(i)
+	tierHeader   string // canonical header name; "" when there are no tiers
+	def          *tier
+	tiers        map[string]*tier
+	bySlot       []*tier // bySlot[slot/2] is the tier owning maps slot and slot+1
+	seed         maphash.Seed
+	shards       []shard
+	shardCap     int
+	nums         []string // nums[i] == strconv.Itoa(i)
 }
 
 // tier is one rate, with its header values prebuilt.
