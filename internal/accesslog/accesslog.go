@@ -34,7 +34,9 @@ package accesslog
 import (
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -142,8 +144,11 @@ func appendLine(b []byte, info *reqinfo.Info, r *http.Request, end time.Time) []
 	b = appendStringField(b, `","request_id":`, info.ID)
 	b = appendStringField(b, `,"method":`, r.Method)
 	b = appendStringField(b, `,"path":`, r.URL.Path)
-	if r.URL.RawQuery != "" {
-		b = appendStringField(b, `,"query":`, r.URL.RawQuery)
+	if q := r.URL.RawQuery; q != "" {
+		if info.CredentialQuery != "" {
+			q = redactParam(q, info.CredentialQuery)
+		}
+		b = appendStringField(b, `,"query":`, q)
 	}
 	b = appendStringField(b, `,"route":`, info.Route)
 	b = appendStringField(b, `,"backend":`, info.Backend)
@@ -188,4 +193,18 @@ func appendMillis(b []byte, d time.Duration) []byte {
 	b = strconv.AppendInt(b, us/1000, 10)
 	frac := us % 1000
 	return append(b, '.', byte('0'+frac/100), byte('0'+frac/10%10), byte('0'+frac%10))
+}
+
+// redactParam replaces the value of every name=... parameter of a raw
+// query with "REDACTED" (an API key carried in the query never reaches
+// the log).
+func redactParam(raw, name string) string {
+	parts := strings.Split(raw, "&")
+	for i, p := range parts {
+		k, _, _ := strings.Cut(p, "=")
+		if uk, err := url.QueryUnescape(k); err == nil && uk == name {
+			parts[i] = k + "=REDACTED"
+		}
+	}
+	return strings.Join(parts, "&")
 }

@@ -58,6 +58,9 @@ type Info struct {
 	// identity besides X-Consumer and X-Consumer-Tier: forwarded claims,
 	// a forward service's answer headers.
 	Identity []string
+	// CredentialQuery names the query parameter that carried the
+	// request's credential ("" when none): logs leave its value out.
+	CredentialQuery string
 	// AuthFailed is true when the route's auth refused the request (401,
 	// 403, or the forward service's refusal).
 	AuthFailed bool

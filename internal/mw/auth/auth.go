@@ -92,6 +92,7 @@ func New(p *Policy, allow []string, next http.Handler) http.Handler {
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	info := reqinfo.From(w)
+	info.CredentialQuery = h.p.CredentialQuery
 	var id identity
 	var outcomes [4]outcome
 	for i, m := range h.p.methods {
