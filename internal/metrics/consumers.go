@@ -1,6 +1,10 @@
 package metrics
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
 
 // OtherConsumer is the consumer label of an authenticated caller that is
 // not a configured consumer (a JWT subject, a name from forward auth), so
@@ -19,33 +23,64 @@ func newConsumerVecs() (requests, failures *prometheus.CounterVec) {
 	return requests, failures
 }
 
-// ConsumerMetrics counts one route's requests by consumer.
+// ConsumerMetrics counts one route's requests by consumer. A consumer's
+// series are made when it is first seen (so /metrics lists only consumers
+// that called) and kept, so counting is then a map lookup, an atomic load
+// and an atomic add.
 type ConsumerMetrics struct {
-	m     *Metrics
-	route string
-	known map[string]bool
+	m      *Metrics
+	route  string
+	byName map[string]*lazySeries
+	other  lazySeries
+	anon   lazySeries
+}
+
+type lazySeries struct {
+	label string
+	p     atomic.Pointer[consumerSeries]
+}
+
+func (c *ConsumerMetrics) get(l *lazySeries) *consumerSeries {
+	if s := l.p.Load(); s != nil {
+		return s
+	}
+	s := &consumerSeries{failed: c.m.authFailed.WithLabelValues(c.route, l.label)}
+	for i, class := range classes {
+		s.codes[i] = c.m.consumers.WithLabelValues(c.route, l.label, class)
+	}
+	l.p.Store(s) // a racing twin holds the same children
+	return s
+}
+
+type consumerSeries struct {
+	codes  [5]prometheus.Counter
+	failed prometheus.Counter
 }
 
 // Consumers returns the by-consumer counters of route; names are the
 // configured consumers (any other name is counted as OtherConsumer). Call
 // it at compile time.
 func (m *Metrics) Consumers(route string, names []string) *ConsumerMetrics {
-	known := make(map[string]bool, len(names))
+	c := &ConsumerMetrics{m: m, route: route, byName: make(map[string]*lazySeries, len(names))}
+	c.other.label = OtherConsumer
 	for _, n := range names {
-		known[n] = true
+		c.byName[n] = &lazySeries{label: n}
 	}
-	return &ConsumerMetrics{m: m, route: route, known: known}
+	return c
 }
 
 // Observe counts one finished request of consumer ("" when it did not
 // authenticate), and an auth failure when failed.
 func (c *ConsumerMetrics) Observe(consumer string, status int, failed bool) {
-	label := consumer
-	if label != "" && !c.known[label] {
-		label = OtherConsumer
+	l := &c.anon
+	if consumer != "" {
+		if l = c.byName[consumer]; l == nil {
+			l = &c.other
+		}
 	}
-	c.m.consumers.WithLabelValues(c.route, label, classes[classIndex(status)]).Inc()
+	s := c.get(l)
+	s.codes[classIndex(status)].Inc()
 	if failed {
-		c.m.authFailed.WithLabelValues(c.route, label).Inc()
+		s.failed.Inc()
 	}
 }

@@ -68,7 +68,7 @@ const (
 
 // method is one way of authenticating.
 type method interface {
-	check(w http.ResponseWriter, r *http.Request, id *identity) outcome
+	check(w http.ResponseWriter, r *http.Request) (outcome, identity)
 	// challenge is the WWW-Authenticate value after the method's outcome
 	// o (absent or refused), or "".
 	challenge(o outcome) string
@@ -93,10 +93,9 @@ func New(p *Policy, allow []string, next http.Handler) http.Handler {
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	info := reqinfo.From(w)
 	info.CredentialQuery = h.p.CredentialQuery
-	var id identity
 	var outcomes [4]outcome
 	for i, m := range h.p.methods {
-		switch o := m.check(w, r, &id); o {
+		switch o, id := m.check(w, r); o {
 		case accepted:
 			if len(h.allow) > 0 && !slices.Contains(h.allow, id.consumer) {
 				info.Consumer, info.ConsumerTier, info.AuthFailed = id.consumer, id.tier, true

@@ -47,13 +47,13 @@ func newForward(fc *config.ForwardAuth, cs *consumer.Table, reg *Registry) *forw
 
 func (f *forward) challenge(outcome) string { return "" }
 
-func (f *forward) check(w http.ResponseWriter, r *http.Request, id *identity) outcome {
+func (f *forward) check(w http.ResponseWriter, r *http.Request) (o outcome, id identity) {
 	ctx, cancel := context.WithTimeout(r.Context(), f.timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, f.url, nil)
 	if err != nil {
 		httperr.Write(w, r, httperr.ErrAuthUnavailable)
-		return answered
+		return answered, id
 	}
 	for _, h := range f.requestHeaders {
 		if v := r.Header[h]; v != nil {
@@ -78,18 +78,18 @@ func (f *forward) check(w http.ResponseWriter, r *http.Request, id *identity) ou
 		} else {
 			httperr.Write(w, r, errors.Join(httperr.ErrAuthUnavailable, err))
 		}
-		return answered
+		return answered, id
 	}
 	defer res.Body.Close()
 	if res.StatusCode >= 200 && res.StatusCode < 300 {
 		_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, maxForwardBody))
-		f.accept(res.Header, id)
-		return accepted
+		f.accept(res.Header, &id)
+		return accepted, id
 	}
 	body, err := io.ReadAll(io.LimitReader(res.Body, maxForwardBody))
 	if err != nil && !errors.Is(err, io.EOF) {
 		httperr.Write(w, r, httperr.ErrAuthUnavailable)
-		return answered
+		return answered, id
 	}
 	hdr := w.Header()
 	for _, k := range passedBack {
@@ -100,7 +100,7 @@ func (f *forward) check(w http.ResponseWriter, r *http.Request, id *identity) ou
 	hdr["Content-Length"] = []string{strconv.Itoa(len(body))}
 	w.WriteHeader(res.StatusCode)
 	_, _ = w.Write(body)
-	return answered
+	return answered, id
 }
 
 // accept takes the identity from a 2xx answer's header.

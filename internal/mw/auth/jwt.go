@@ -87,29 +87,28 @@ func (j *jwtAuth) challenge(o outcome) string {
 	return j.missing
 }
 
-func (j *jwtAuth) check(_ http.ResponseWriter, r *http.Request, id *identity) outcome {
+func (j *jwtAuth) check(_ http.ResponseWriter, r *http.Request) (o outcome, id identity) {
 	v := r.Header["Authorization"]
 	if len(v) == 0 {
-		return absent
+		return absent, id
 	}
 	tok, ok := cutScheme(v[0], "Bearer")
 	if !ok || tok == "" {
-		return absent
+		return absent, id
 	}
 	now := time.Now()
 	gen := j.keys.generation()
-	digest := sha256.Sum256([]byte(tok))
+	digest := tokenDigest(tok)
 	if e, ok := j.cache.get(digest); ok && e.gen == gen && now.Before(e.until) && !now.Before(e.from) {
-		*id = e.id
-		return accepted
+		return accepted, e.id
 	}
 	claims := jwt.MapClaims{}
 	if _, err := j.parser.ParseWithClaims(tok, claims, j.keys.keyfunc(r.Context())); err != nil {
-		return refused
+		return refused, id
 	}
 	name, _ := claims[j.consumerClaim].(string)
 	if name == "" {
-		return refused
+		return refused, id
 	}
 	id.consumer = name
 	if t, ok := claims[j.tierClaim].(string); ok && j.tierClaim != "" {
@@ -122,7 +121,7 @@ func (j *jwtAuth) check(_ http.ResponseWriter, r *http.Request, id *identity) ou
 			id.fields = append(id.fields, ch.header, s)
 		}
 	}
-	e := tokenEntry{id: *id, gen: gen, until: now.Add(maxTokenCache)}
+	e := tokenEntry{id: id, gen: gen, until: now.Add(maxTokenCache)}
 	if exp, err := claims.GetExpirationTime(); err == nil && exp != nil {
 		if t := exp.Add(j.leeway); t.Before(e.until) {
 			e.until = t
@@ -132,7 +131,18 @@ func (j *jwtAuth) check(_ http.ResponseWriter, r *http.Request, id *identity) ou
 		e.from = nbf.Add(-j.leeway)
 	}
 	j.cache.put(digest, e)
-	return accepted
+	return accepted, id
+}
+
+// tokenDigest is the SHA-256 of tok, without a heap copy for tokens of a
+// usual size.
+func tokenDigest(tok string) [sha256.Size]byte {
+	var buf [4096]byte
+	if len(tok) <= len(buf) {
+		n := copy(buf[:], tok)
+		return sha256.Sum256(buf[:n])
+	}
+	return sha256.Sum256([]byte(tok))
 }
 
 // claimString is a claim's value as a header value: strings, numbers and

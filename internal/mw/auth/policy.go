@@ -96,7 +96,7 @@ type apiKey struct {
 	query  string
 }
 
-func (k *apiKey) check(_ http.ResponseWriter, r *http.Request, id *identity) outcome {
+func (k *apiKey) check(_ http.ResponseWriter, r *http.Request) (o outcome, id identity) {
 	var key string
 	if k.header != "" {
 		if v := r.Header[k.header]; len(v) > 0 {
@@ -106,14 +106,14 @@ func (k *apiKey) check(_ http.ResponseWriter, r *http.Request, id *identity) out
 		key = r.URL.Query().Get(k.query)
 	}
 	if key == "" {
-		return absent
+		return absent, id
 	}
 	c := k.cs.ByAPIKey(key)
 	if c == nil {
-		return refused
+		return refused, id
 	}
 	id.consumer, id.tier = c.Name, c.Tier
-	return accepted
+	return accepted, id
 }
 
 func (k *apiKey) challenge(outcome) string { return "" }
@@ -124,29 +124,29 @@ type basicAuth struct {
 	challengeValue string
 }
 
-func (b *basicAuth) check(_ http.ResponseWriter, r *http.Request, id *identity) outcome {
+func (b *basicAuth) check(_ http.ResponseWriter, r *http.Request) (o outcome, id identity) {
 	v := r.Header["Authorization"]
 	if len(v) == 0 {
-		return absent
+		return absent, id
 	}
 	enc, ok := cutScheme(v[0], "Basic")
 	if !ok {
-		return absent
+		return absent, id
 	}
 	raw, err := base64.StdEncoding.DecodeString(enc)
 	if err != nil {
-		return refused
+		return refused, id
 	}
 	user, pass, ok := strings.Cut(string(raw), ":")
 	if !ok {
-		return refused
+		return refused, id
 	}
 	c := b.cs.ByBasic(user, pass)
 	if c == nil {
-		return refused
+		return refused, id
 	}
 	id.consumer, id.tier = c.Name, c.Tier
-	return accepted
+	return accepted, id
 }
 
 func (b *basicAuth) challenge(outcome) string { return b.challengeValue }
