@@ -163,6 +163,12 @@ func (o Options) dashData(now time.Time) dashDoc {
 		if p == nil {
 			p = []string{}
 		}
+		if r.Auth != nil { // the chip names the policy: "auth: partners"
+			p = slices.Clone(p)
+			if i := slices.Index(p, "auth"); i >= 0 {
+				p[i] = "auth: " + r.Auth.Name
+			}
+		}
 		doc.Routes = append(doc.Routes, dashRoute{Prefix: r.Prefix, Backend: r.Backend.Name, Policies: p,
 			dashSeries: seriesOf(r.Stats)})
 	}

@@ -233,6 +233,11 @@ func TestAuthKeysAndBasic(t *testing.T) {
 		t.Errorf("auth failure metric lines: %q", l)
 	}
 
+	ex := g.adminJSON(t, "/explain?path=/staff/a")
+	if jsonString(ex, "route", "auth", "policy") != "staff" {
+		t.Errorf("/explain does not show the route's auth: %v", ex["route"])
+	}
+
 	// A reload adds a second key to acme, without a restart.
 	newCfg := strings.Replace(cfg, "api_keys_sha256: [", "api_keys_sha256: ["+sha256Hex("acme-key-2")+", ", 1)
 	writeInPlace(t, g.configPath(t), newCfg)

@@ -17,8 +17,9 @@ const (
 
 // Policy is one compiled auth policy.
 type Policy struct {
-	Name    string
-	methods []method
+	Name        string
+	methodNames []string
+	methods     []method
 	// Managed are the canonical names of the headers the policy may set
 	// upstream besides X-Consumer and X-Consumer-Tier.
 	Managed []string
@@ -32,7 +33,7 @@ type Policy struct {
 // NewPolicy compiles pc for the consumers of cs. Long-lived state (JWKS
 // fetched from URLs, the forward client) comes from reg.
 func NewPolicy(pc config.AuthPolicy, cs *consumer.Table, reg *Registry) *Policy {
-	p := &Policy{Name: pc.Name}
+	p := &Policy{Name: pc.Name, methodNames: pc.Methods}
 	for _, m := range pc.Methods {
 		switch m {
 		case config.AuthAPIKey:
@@ -69,6 +70,9 @@ func NewPolicy(pc config.AuthPolicy, cs *consumer.Table, reg *Registry) *Policy 
 	}
 	return p
 }
+
+// Methods are the policy's methods, in the order they are tried.
+func (p *Policy) Methods() []string { return p.methodNames }
 
 func (p *Policy) addCredential(h string) {
 	for _, x := range p.Credentials {
