@@ -163,7 +163,7 @@ func (s *jwksURL) run(ctx context.Context) {
 			if ctx.Err() != nil {
 				return
 			}
-			s.log.Warn("fetching JWKS; keeping the last good keys", "url", s.url, "error", err, "retry_in", retry)
+			s.log.Warn("fetching JWKS failed; the last good keys stay in use", "url", s.url, "error", err, "retry_in", retry)
 			wait, retry = retry, min(2*retry, maxRetry)
 		} else {
 			retry = minRetry
