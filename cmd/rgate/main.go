@@ -43,15 +43,8 @@ type options struct {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) > 0 {
-		switch args[0] {
-		case "validate":
-			return validate(args[1:], stdout, stderr)
-		case "hash-key":
-			return hashKey(os.Stdin, stdout, stderr)
-		case "hash-password":
-			return hashPassword(os.Stdin, stdout, stderr)
-		}
+	if code, ok := subcommand(args, stdout, stderr); ok {
+		return code
 	}
 	var o options
 	fs := flag.NewFlagSet("rgate", flag.ContinueOnError)
@@ -112,6 +105,22 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// subcommand runs the subcommand args name, if they name one.
+func subcommand(args []string, stdout, stderr io.Writer) (int, bool) {
+	if len(args) == 0 {
+		return 0, false
+	}
+	switch args[0] {
+	case "validate":
+		return validate(args[1:], stdout, stderr), true
+	case "hash-key":
+		return hashKey(os.Stdin, stdout, stderr), true
+	case "hash-password":
+		return hashPassword(os.Stdin, stdout, stderr), true
+	}
+	return 0, false
 }
 
 func validate(args []string, stdout, stderr io.Writer) int {

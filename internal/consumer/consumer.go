@@ -9,7 +9,9 @@
 // then remembered in a bounded cache keyed by an HMAC of the username and
 // password under a key made for this table (never the password itself), so
 // a valid caller does not pay a bcrypt per request. Wrong passwords are
-// not cached: each costs a bcrypt, as it should.
+// not cached: each costs a bcrypt, as it should, and so does an unknown
+// username (checked against a decoy hash), so timing does not tell which
+// usernames exist.
 //
 // A Table is immutable apart from that cache; a reload builds a new one.
 package consumer
@@ -43,6 +45,10 @@ type Table struct {
 	cacheKey [32]byte
 	seed     maphash.Seed
 	shards   [cacheShards]cacheShard
+	// decoy is a bcrypt hash checked for unknown usernames, so that a
+	// wrong username costs what a wrong password does (made on first use).
+	decoyOnce sync.Once
+	decoy     []byte
 }
 
 type keyEntry struct {
@@ -114,6 +120,8 @@ func (t *Table) ByAPIKey(key string) *Consumer {
 func (t *Table) ByBasic(user, pass string) *Consumer {
 	b := t.byUser[user]
 	if b == nil {
+		t.decoyOnce.Do(func() { t.decoy, _ = bcrypt.GenerateFromPassword(t.cacheKey[:16], bcrypt.DefaultCost) })
+		_ = bcrypt.CompareHashAndPassword(t.decoy, []byte(pass))
 		return nil
 	}
 	mac := hmac.New(sha256.New, t.cacheKey[:])

@@ -22,8 +22,9 @@ type policyKey struct {
 
 // compileAuth builds cfg's consumer table and auth policies, reusing those
 // of the last compile when their config is unchanged. Policies no route
-// uses are not built.
-func compileAuth(cfg *config.Config, st *State) *authSet {
+// uses are not built, and none is when build is false: a table compiled
+// only to be looked at (validate --docker) fetches no JWKS.
+func compileAuth(cfg *config.Config, st *State, build bool) *authSet {
 	as := &authSet{policies: map[string]*auth.Policy{}}
 	for _, c := range cfg.Consumers {
 		as.names = append(as.names, c.Name)
@@ -34,7 +35,7 @@ func compileAuth(cfg *config.Config, st *State) *authSet {
 			used[rc.Auth] = true
 		}
 	}
-	if len(used) == 0 {
+	if len(used) == 0 || !build {
 		return as
 	}
 	cs := st.consumers.get("", cfg.Consumers, func() *consumer.Table { return consumer.NewTable(cfg.Consumers) })

@@ -56,7 +56,7 @@ func Compile(cfg *config.Config, snap docker.Snapshot, deps Deps) *Table {
 		t.Backends = append(t.Backends, b)
 		byName[b.Name] = b
 	}
-	as := compileAuth(cfg, st)
+	as := compileAuth(cfg, st, deps.Forward != nil)
 	for _, rc := range cfg.Routes {
 		t.routes = append(t.routes, compileRoute(rc, byName[rc.Backend], st, deps, as))
 	}
@@ -141,7 +141,7 @@ func chain(r *Route, rc config.Route, b *Backend, st *State, forward func(*Route
 		wrap(func(next http.Handler) http.Handler { return ratelimit.New(r.Limiter, next) })
 		r.Policies = append(r.Policies, "rate_limit")
 	}
-	if r.Auth != nil {
+	if rc.Auth != "" {
 		wrap(func(next http.Handler) http.Handler { return auth.New(r.Auth, r.AllowConsumers, next) })
 		r.Policies = append(r.Policies, "auth")
 	}
