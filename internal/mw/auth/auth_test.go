@@ -115,16 +115,17 @@ func TestJWT(t *testing.T) {
 
 	pub, _ := x509.MarshalPKIXPublicKey(&rk.PublicKey)
 	bad := map[string]string{
-		"expired":      sign(t, jwt.SigningMethodRS256, "r1", rk, with(goodClaims(), "exp", time.Now().Add(-time.Hour).Unix())),
-		"no exp":       sign(t, jwt.SigningMethodRS256, "r1", rk, with(goodClaims(), "exp", nil)),
-		"not yet":      sign(t, jwt.SigningMethodRS256, "r1", rk, with(goodClaims(), "nbf", time.Now().Add(time.Hour).Unix())),
-		"issuer":       sign(t, jwt.SigningMethodRS256, "r1", rk, with(goodClaims(), "iss", "https://evil.test/")),
-		"audience":     sign(t, jwt.SigningMethodRS256, "r1", rk, with(goodClaims(), "aud", "billing")),
-		"alg none":     sign(t, jwt.SigningMethodNone, "r1", jwt.UnsafeAllowNoneSignatureType, goodClaims()),
-		"HS256 pubkey": sign(t, jwt.SigningMethodHS256, "r1", pub, goodClaims()),
-		"other key":    sign(t, jwt.SigningMethodRS256, "r1", newRSA(t), goodClaims()),
-		"ES as RS kid": sign(t, jwt.SigningMethodES256, "r1", ek, goodClaims()),
-		"garbage":      "abc.def.ghi",
+		"expired":       sign(t, jwt.SigningMethodRS256, "r1", rk, with(goodClaims(), "exp", time.Now().Add(-time.Hour).Unix())),
+		"no exp":        sign(t, jwt.SigningMethodRS256, "r1", rk, with(goodClaims(), "exp", nil)),
+		"not yet":       sign(t, jwt.SigningMethodRS256, "r1", rk, with(goodClaims(), "nbf", time.Now().Add(time.Hour).Unix())),
+		"issuer":        sign(t, jwt.SigningMethodRS256, "r1", rk, with(goodClaims(), "iss", "https://evil.test/")),
+		"audience":      sign(t, jwt.SigningMethodRS256, "r1", rk, with(goodClaims(), "aud", "billing")),
+		"alg none":      sign(t, jwt.SigningMethodNone, "r1", jwt.UnsafeAllowNoneSignatureType, goodClaims()),
+		"HS256 pubkey":  sign(t, jwt.SigningMethodHS256, "r1", pub, goodClaims()),
+		"other key":     sign(t, jwt.SigningMethodRS256, "r1", newRSA(t), goodClaims()),
+		"ES as RS kid":  sign(t, jwt.SigningMethodES256, "r1", ek, goodClaims()),
+		"garbage":       "abc.def.ghi",
+		"sub with CRLF": sign(t, jwt.SigningMethodRS256, "r1", rk, with(goodClaims(), "sub", "acme\r\nX-Consumer: root")),
 	}
 	for name, tok := range bad {
 		res := serve(h, bearer(get("/"), tok))

@@ -10,6 +10,7 @@ import (
 
 	"github.com/rgate/rgate/internal/config"
 	"github.com/rgate/rgate/internal/consumer"
+	"github.com/rgate/rgate/internal/h1syntax"
 	"github.com/rgate/rgate/internal/httperr"
 	"github.com/rgate/rgate/internal/reqinfo"
 )
@@ -110,9 +111,9 @@ func (f *forward) accept(h http.Header, id *identity) {
 			id.fields = append(id.fields, k, v)
 		}
 	}
-	if name := h.Get(HeaderConsumer); name != "" {
+	if name := h.Get(HeaderConsumer); name != "" && h1syntax.ValidFieldValue(name) {
 		id.consumer = name
-		if t := h.Get(HeaderConsumerTier); t != "" {
+		if t := h.Get(HeaderConsumerTier); t != "" && h1syntax.ValidFieldValue(t) {
 			id.tier = t
 		} else if c := f.cs.Lookup(name); c != nil {
 			id.tier = c.Tier

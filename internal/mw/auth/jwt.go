@@ -17,6 +17,7 @@ import (
 
 	"github.com/rgate/rgate/internal/config"
 	"github.com/rgate/rgate/internal/consumer"
+	"github.com/rgate/rgate/internal/h1syntax"
 )
 
 // keySource gives the keys tokens are verified with.
@@ -107,11 +108,11 @@ func (j *jwtAuth) check(_ http.ResponseWriter, r *http.Request) (o outcome, id i
 		return refused, id
 	}
 	name, _ := claims[j.consumerClaim].(string)
-	if name == "" {
-		return refused, id
+	if name == "" || !h1syntax.ValidFieldValue(name) {
+		return refused, id // a name that cannot go into a header
 	}
 	id.consumer = name
-	if t, ok := claims[j.tierClaim].(string); ok && j.tierClaim != "" {
+	if t, ok := claims[j.tierClaim].(string); ok && j.tierClaim != "" && h1syntax.ValidFieldValue(t) {
 		id.tier = t
 	} else if c := j.cs.Lookup(name); c != nil {
 		id.tier = c.Tier
@@ -146,11 +147,11 @@ func tokenDigest(tok string) [sha256.Size]byte {
 }
 
 // claimString is a claim's value as a header value: strings, numbers and
-// booleans; strings with line breaks are refused.
+// booleans; strings with control bytes are left out.
 func claimString(v any) (string, bool) {
 	switch x := v.(type) {
 	case string:
-		return x, x != "" && !strings.ContainsAny(x, "\r\n\x00")
+		return x, x != "" && h1syntax.ValidFieldValue(x)
 	case float64:
 		return strconv.FormatFloat(x, 'f', -1, 64), true
 	case bool:
