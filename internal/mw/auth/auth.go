@@ -121,3 +121,14 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	httperr.Write(w, r, httperr.ErrUnauthorized)
 }
+
+// Interface guards.
+var (
+	_ method = (*apiKey)(nil)
+	_ method = (*jwtAuth)(nil)
+	_ method = (*basicAuth)(nil)
+	_ method = (*forward)(nil)
+
+	_ keySource = (*jwksURL)(nil)
+	_ keySource = (*staticKeys)(nil)
+)

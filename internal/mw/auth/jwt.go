@@ -5,8 +5,10 @@ import (
 	"crypto/sha256"
 	"errors"
 	"hash/maphash"
+	"maps"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -67,7 +69,7 @@ func newJWT(jc *config.JWTAuth, realm string, cs *consumer.Table, reg *Registry)
 		invalid:       `Bearer realm="` + realm + `", error="invalid_token"`,
 	}
 	j.cache.seed = maphash.MakeSeed()
-	for _, claim := range sortedKeys(jc.ForwardClaims) {
+	for _, claim := range slices.Sorted(maps.Keys(jc.ForwardClaims)) {
 		j.claims = append(j.claims, claimHeader{claim: claim, header: http.CanonicalHeaderKey(jc.ForwardClaims[claim])})
 	}
 	switch {
@@ -246,17 +248,4 @@ func secretKeys(path string, reg *Registry) keySource {
 		}
 		return secret, nil
 	}}
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	for i := 1; i < len(keys); i++ {
-		for k := i; k > 0 && keys[k] < keys[k-1]; k-- {
-			keys[k], keys[k-1] = keys[k-1], keys[k]
-		}
-	}
-	return keys
 }
