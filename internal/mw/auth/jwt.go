@@ -140,7 +140,7 @@ func (j *jwtAuth) check(_ http.ResponseWriter, r *http.Request) (o outcome, id i
 // tokenDigest is the SHA-256 of tok, without a heap copy for tokens of a
 // usual size.
 func tokenDigest(tok string) [sha256.Size]byte {
-	var buf [4096]byte
+	var buf [2048]byte
 	if len(tok) <= len(buf) {
 		n := copy(buf[:], tok)
 		return sha256.Sum256(buf[:n])
