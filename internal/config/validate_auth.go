@@ -29,6 +29,8 @@ func (ch *checker) auth(c *Config) {
 		switch j, dup := policies[p.Name]; {
 		case p.Name == "":
 			ch.add(at+".name", "required")
+		case strings.ContainsAny(p.Name, "\"\\\r\n\x00"):
+			ch.add(at+".name", "must not contain quotes, backslashes or line breaks (it is the realm of challenges)")
 		case dup:
 			ch.add(at+".name", "duplicate auth policy name %q (also auth[%d])", p.Name, j)
 		default:
@@ -133,6 +135,8 @@ func (ch *checker) authPolicy(at string, p AuthPolicy) {
 			ch.add(at+".api_key", "set header or query, not both")
 		case k.Header != "" && !validHeaderName(k.Header):
 			ch.add(at+".api_key.header", "not a valid header name: %q", k.Header)
+		case k.Query != "" && (!validToken(k.Query) || strings.ContainsAny(k.Query, "&=+%")):
+			ch.add(at+".api_key.query", "not a plain parameter name: %q", k.Query)
 		}
 	}
 	if j := p.JWT; j != nil {

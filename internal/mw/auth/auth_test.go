@@ -35,6 +35,9 @@ func TestAPIKeyHeader(t *testing.T) {
 		if res.next || res.rec.Code != http.StatusUnauthorized || !res.info.AuthFailed || res.info.Consumer != "" {
 			t.Errorf("%s key: next=%v status=%d failed=%v", name, res.next, res.rec.Code, res.info.AuthFailed)
 		}
+		if got := res.rec.Header().Get("Www-Authenticate"); got != `APIKey realm="p", header="X-Api-Key"` {
+			t.Errorf("%s key: challenge %q", name, got)
+		}
 	}
 }
 

@@ -41,8 +41,10 @@ func NewPolicy(pc config.AuthPolicy, cs *consumer.Table, reg *Registry) *Policy 
 			if k.query == "" {
 				k.header = http.CanonicalHeaderKey(pc.APIKey.Header)
 				p.addCredential(k.header)
+				k.challengeValue = `APIKey realm="` + pc.Name + `", header="` + k.header + `"`
 			} else {
 				p.CredentialQuery = k.query
+				k.challengeValue = `APIKey realm="` + pc.Name + `", query="` + k.query + `"`
 			}
 			p.methods = append(p.methods, k)
 		case config.AuthJWT:
@@ -95,9 +97,10 @@ func (p *Policy) addManaged(h string) {
 
 // apiKey authenticates by a consumer's API key.
 type apiKey struct {
-	cs     *consumer.Table
-	header string // canonical; "" when the key is in the query
-	query  string
+	cs             *consumer.Table
+	header         string // canonical; "" when the key is in the query
+	query          string
+	challengeValue string
 }
 
 func (k *apiKey) check(_ http.ResponseWriter, r *http.Request) (o outcome, id identity) {
@@ -120,7 +123,9 @@ func (k *apiKey) check(_ http.ResponseWriter, r *http.Request) (o outcome, id id
 	return accepted, id
 }
 
-func (k *apiKey) challenge(outcome) string { return "" }
+// challenge names where the key goes (there is no registered scheme for
+// API keys; a 401 still says how to authenticate, RFC 9110 11.6.1).
+func (k *apiKey) challenge(outcome) string { return k.challengeValue }
 
 // basicAuth authenticates by a consumer's username and password.
 type basicAuth struct {
