@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -233,6 +234,19 @@ func TestAuthKeysAndBasic(t *testing.T) {
 		t.Errorf("auth failure metric lines: %q", l)
 	}
 
+	dash := g.adminJSON(t, "/dashboard/data")
+	routes, _ := dash["routes"].([]any)
+	shown := false
+	for _, r := range routes {
+		if jsonString(r, "prefix") == "/key" {
+			cs, _ := jsonAt(r, "consumers")
+			list, _ := cs.([]any)
+			shown = slices.Contains(list, any("acme"))
+		}
+	}
+	if !shown {
+		t.Errorf("the dashboard does not show consumer acme on /key: %v", routes)
+	}
 	ex := g.adminJSON(t, "/explain?path=/staff/a")
 	if jsonString(ex, "route", "auth", "policy") != "staff" {
 		t.Errorf("/explain does not show the route's auth: %v", ex["route"])
