@@ -4,6 +4,8 @@
 //
 //	rgate --config rgate.yml --port 8080
 //	rgate validate --config rgate.yml
+//	rgate hash-key < key.txt        # hex SHA-256 for api_keys_sha256
+//	rgate hash-password < pass.txt  # bcrypt for basic_auth.password_bcrypt
 //	rgate --version
 package main
 
@@ -41,8 +43,8 @@ type options struct {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) > 0 && args[0] == "validate" {
-		return validate(args[1:], stdout, stderr)
+	if code, ok := subcommand(args, stdout, stderr); ok {
+		return code
 	}
 	var o options
 	fs := flag.NewFlagSet("rgate", flag.ContinueOnError)
@@ -59,7 +61,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile to this file until shutdown (for performance work)")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: rgate [--config FILE] [--port N] [flags]\n       rgate validate --config FILE\n       rgate --version\n\nflags:\n")
+		fmt.Fprintf(stderr, "usage: rgate [--config FILE] [--port N] [flags]\n       rgate validate --config FILE\n       rgate hash-key | hash-password  (reads stdin)\n       rgate --version\n\nflags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -103,6 +105,22 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// subcommand runs the subcommand args name, if they name one.
+func subcommand(args []string, stdout, stderr io.Writer) (int, bool) {
+	if len(args) == 0 {
+		return 0, false
+	}
+	switch args[0] {
+	case "validate":
+		return validate(args[1:], stdout, stderr), true
+	case "hash-key":
+		return hashKey(os.Stdin, stdout, stderr), true
+	case "hash-password":
+		return hashPassword(os.Stdin, stdout, stderr), true
+	}
+	return 0, false
 }
 
 func validate(args []string, stdout, stderr io.Writer) int {

@@ -22,10 +22,12 @@
 //	 "duration_ms":1.234,"cache":"MISS","retries":0,"client_ip":"192.0.2.1",
 //	 "user_agent":"curl/8.5.0"}
 //
-// "query" is present only when the request has one, and "trace_id" (after
+// "query" is present only when the request has one, "trace_id" (after
 // "request_id": the W3C trace id, 32 hex digits, the client's or the one
-// rgate started) only when tracing is on and a route took the request;
-// every other field is always present (empty string or 0 when unknown). Write errors are
+// rgate started) only when tracing is on and a route took the request, and
+// "consumer" (the authenticated caller's name, never a credential) only on
+// an authenticated request; every other field is always present (empty
+// string or 0 when unknown). Write errors are
 // dropped: a log sink that fails must never fail a request. The gateway
 // calls Log only when access_log.enabled is true, so a disabled log costs
 // nothing.
@@ -34,7 +36,9 @@ package accesslog
 import (
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -145,8 +149,11 @@ func appendLine(b []byte, info *reqinfo.Info, r *http.Request, end time.Time) []
 	}
 	b = appendStringField(b, `,"method":`, r.Method)
 	b = appendStringField(b, `,"path":`, r.URL.Path)
-	if r.URL.RawQuery != "" {
-		b = appendStringField(b, `,"query":`, r.URL.RawQuery)
+	if q := r.URL.RawQuery; q != "" {
+		if info.CredentialQuery != "" {
+			q = redactParam(q, info.CredentialQuery)
+		}
+		b = appendStringField(b, `,"query":`, q)
 	}
 	b = appendStringField(b, `,"route":`, info.Route)
 	b = appendStringField(b, `,"backend":`, info.Backend)
@@ -167,6 +174,9 @@ func appendLine(b []byte, info *reqinfo.Info, r *http.Request, end time.Time) []
 	}
 	b = appendStringField(b, `,"client_ip":`, ip)
 	b = appendStringField(b, `,"user_agent":`, r.UserAgent())
+	if info.Consumer != "" {
+		b = appendStringField(b, `,"consumer":`, info.Consumer)
+	}
 	return append(b, '}', '\n')
 }
 
@@ -199,4 +209,18 @@ func appendMillis(b []byte, d time.Duration) []byte {
 	b = strconv.AppendInt(b, us/1000, 10)
 	frac := us % 1000
 	return append(b, '.', byte('0'+frac/100), byte('0'+frac/10%10), byte('0'+frac%10))
+}
+
+// redactParam replaces the value of every name=... parameter of a raw
+// query with "REDACTED" (an API key carried in the query never reaches
+// the log).
+func redactParam(raw, name string) string {
+	parts := strings.Split(raw, "&")
+	for i, p := range parts {
+		k, _, _ := strings.Cut(p, "=")
+		if uk, err := url.QueryUnescape(k); err == nil && uk == name {
+			parts[i] = k + "=REDACTED"
+		}
+	}
+	return strings.Join(parts, "&")
 }

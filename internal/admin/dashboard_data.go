@@ -11,6 +11,7 @@ import (
 	"github.com/rgate/rgate/internal/docker"
 
 	"github.com/rgate/rgate/internal/mw/breaker"
+	"github.com/rgate/rgate/internal/recent"
 	"github.com/rgate/rgate/internal/route"
 	"github.com/rgate/rgate/internal/stats"
 	"github.com/rgate/rgate/internal/upstream"
@@ -84,6 +85,9 @@ type dashRoute struct {
 	Prefix   string   `json:"prefix"`
 	Backend  string   `json:"backend"`
 	Policies []string `json:"policies"`
+	// Consumers are the authenticated callers among the route's latest
+	// requests (of /requests), most recent first; omitted when none.
+	Consumers []string `json:"consumers,omitempty"`
 	dashSeries
 }
 
@@ -167,13 +171,20 @@ func (o Options) dashData(now time.Time) dashDoc {
 	if t == nil {
 		return doc
 	}
+	consumers := recentConsumers(o.Recent)
 	for _, r := range t.Routes() {
 		p := r.Policies
 		if p == nil {
 			p = []string{}
 		}
+		if r.Auth != nil { // the chip names the policy: "auth: partners"
+			p = slices.Clone(p)
+			if i := slices.Index(p, "auth"); i >= 0 {
+				p[i] = "auth: " + r.Auth.Name
+			}
+		}
 		doc.Routes = append(doc.Routes, dashRoute{Prefix: r.Prefix, Backend: r.Backend.Name, Policies: p,
-			dashSeries: seriesOf(r.Stats)})
+			Consumers: consumers[r.Name], dashSeries: seriesOf(r.Stats)})
 	}
 	for _, b := range t.Backends {
 		doc.Backends = append(doc.Backends, dashBackend(b))
@@ -248,4 +259,26 @@ func selectorString(sel map[string]string) string {
 		b.WriteString(k + "=" + sel[k])
 	}
 	return b.String()
+}
+
+// Consumers shown per route on the dashboard: the distinct ones among the
+// last recentScan requests, at most maxRouteConsumers per route.
+const (
+	recentScan        = 256
+	maxRouteConsumers = 5
+)
+
+// recentConsumers maps route names to the consumers of their latest
+// requests, most recent first.
+func recentConsumers(ring *recent.Ring) map[string][]string {
+	if ring == nil {
+		return nil
+	}
+	out := map[string][]string{}
+	for _, rec := range ring.Last(recentScan) {
+		if c := rec.Consumer; c != "" && len(out[rec.Route]) < maxRouteConsumers && !slices.Contains(out[rec.Route], c) {
+			out[rec.Route] = append(out[rec.Route], c)
+		}
+	}
+	return out
 }

@@ -31,6 +31,12 @@ type Config struct {
 	Docker Docker `yaml:"docker"`
 	// Tracing exports OpenTelemetry spans over OTLP/HTTP. Default off.
 	Tracing *Tracing `yaml:"tracing"`
+	// Consumers are the known callers, with their credentials (hashes
+	// only). Default none.
+	Consumers []Consumer `yaml:"consumers"`
+	// Auth are named authentication policies that routes refer to.
+	// Default none.
+	Auth []AuthPolicy `yaml:"auth"`
 
 	// Path is the file this config was loaded from (not part of the YAML).
 	Path string `yaml:"-"`
@@ -84,6 +90,15 @@ type Route struct {
 	// is served as an ordinary request, without its Upgrade header. h2c is
 	// never forwarded. Default [websocket].
 	Upgrades []string `yaml:"upgrades"`
+	// Auth names an entry of auth: requests must authenticate by it (401
+	// otherwise). Default "": no authentication.
+	Auth string `yaml:"auth"`
+	// AllowConsumers, when not empty, are the only consumers the route
+	// serves; any other authenticated caller gets 403. Needs auth.
+	AllowConsumers []string `yaml:"allow_consumers"`
+	// ForwardCredentials sends the client's credential (the API key, the
+	// Authorization header) on to the upstream. Default false: removed.
+	ForwardCredentials bool `yaml:"forward_credentials"`
 }
 
 // DefaultResponse is the answer for requests that match no route.

@@ -23,6 +23,7 @@ func (c *Config) ApplyDefaults() {
 	setDuration(&c.Server.ShutdownGrace, DefaultShutdownGrace)
 	c.applyPolicyDefaults()
 	c.Docker.applyDefaults()
+	c.applyAuthDefaults()
 	if c.Server.TLS != nil {
 		c.Server.TLS.applyDefaults()
 	}

@@ -10,13 +10,18 @@ type AccessLog struct {
 
 // RateLimit is a token bucket per (route, client key).
 type RateLimit struct {
-	// Key says what identifies a client: "client_ip" (default) or
-	// "header:NAME"; a request without that header falls back to its
-	// client IP.
+	// Key says what identifies a client: "client_ip" (default),
+	// "header:NAME" or "consumer" (the authenticated consumer of the
+	// route's auth); a request without that header, or anonymous, falls
+	// back to its client IP.
 	Key string `yaml:"key"`
 	// TierHeader names a request header whose value picks an entry of
 	// Tiers; a missing header or unknown tier uses Default.
 	TierHeader string `yaml:"tier_header"`
+	// TierFrom "consumer" takes the tier from the authenticated consumer
+	// (its configured tier, or the JWT's tier claim) instead of a header,
+	// which is then ignored. Default "": tier_header.
+	TierFrom string `yaml:"tier_from"`
 	// Default is the rate for clients of no known tier. Required.
 	Default Rate `yaml:"default"`
 	// Tiers are rates by tier name.

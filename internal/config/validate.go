@@ -45,6 +45,7 @@ func (c *Config) problems() Problems {
 	ch.policies(c)
 	ch.cluster(c)
 	ch.tracing(c.Tracing)
+	ch.auth(c)
 	return ch.probs
 }
 

@@ -70,16 +70,17 @@ func (ch *checker) policies(c *Config) {
 
 func (ch *checker) rateLimit(at string, rl *RateLimit) {
 	switch {
-	case rl.Key == "client_ip":
+	case rl.Key == "client_ip", rl.Key == RateKeyConsumer:
 	case strings.HasPrefix(rl.Key, "header:") && validHeaderName(strings.TrimPrefix(rl.Key, "header:")):
 	default:
-		ch.add(at+".key", "must be client_ip or header:NAME, got %q", rl.Key)
+		ch.add(at+".key", "must be client_ip, consumer or header:NAME, got %q", rl.Key)
 	}
 	if rl.TierHeader != "" && !validHeaderName(rl.TierHeader) {
 		ch.add(at+".tier_header", "not a valid header name: %q", rl.TierHeader)
 	}
-	if len(rl.Tiers) > 0 && rl.TierHeader == "" {
-		ch.add(at+".tier_header", "required when tiers are set")
+	ch.tierFrom(at, rl)
+	if len(rl.Tiers) > 0 && rl.TierHeader == "" && rl.TierFrom == "" {
+		ch.add(at+".tier_header", "required when tiers are set (or tier_from: consumer)")
 	}
 	if rl.MaxKeys < 0 {
 		ch.add(at+".max_keys", "must not be negative, got %d", rl.MaxKeys)

@@ -17,6 +17,7 @@ import (
 	"github.com/rgate/rgate/internal/health"
 	"github.com/rgate/rgate/internal/httperr"
 	"github.com/rgate/rgate/internal/metrics"
+	"github.com/rgate/rgate/internal/mw/auth"
 	"github.com/rgate/rgate/internal/proxy"
 	"github.com/rgate/rgate/internal/recent"
 	"github.com/rgate/rgate/internal/reqid"
@@ -87,10 +88,12 @@ func New(cfg *config.Config, o Options) *Gateway {
 		health:    health.NewChecker(nil, o.Log),
 		warm:      health.NewWarmer(o.Log),
 	}
+	st := route.NewState()
+	st.Auth = auth.NewRegistry(o.Log)
 	g.apply.deps = route.Deps{
 		Stats:   o.Stats,
 		Metrics: o.Metrics,
-		State:   route.NewState(),
+		State:   st,
 		Forward: g.forwarder.Handler,
 		Cluster: o.Cluster,
 	}
@@ -106,6 +109,7 @@ func (g *Gateway) Close() {
 	g.warm.Close()
 	g.forwarder.Close()
 	g.closeTracing()
+	g.apply.deps.State.Auth.Close()
 }
 
 // Table returns the table currently serving.
@@ -180,6 +184,7 @@ func (g *Gateway) finish(rw *respWriter, r *http.Request, t *route.Table) {
 	}
 	g.recorder.Record(f)
 	if rw.span.Recording() {
+		rw.span.SetConsumer(info.Consumer)
 		rw.span.End(info)
 	}
 	if rt := rw.route; rt != nil {
@@ -195,6 +200,9 @@ func (g *Gateway) finish(rw *respWriter, r *http.Request, t *route.Table) {
 				m.CacheStale()
 			}
 		}
+		if c := rt.Consumers; c != nil {
+			c.Observe(info.Consumer, info.Status, info.AuthFailed)
+		}
 	}
 	if t.AccessLog && g.accessLog != nil {
 		g.accessLog.Log(info, r, end)
@@ -204,6 +212,7 @@ func (g *Gateway) finish(rw *respWriter, r *http.Request, t *route.Table) {
 			Time: info.Start, RequestID: info.ID, Method: r.Method, Path: r.URL.Path,
 			Route: info.Route, Backend: info.Backend, Container: info.Container, Upstream: info.Upstream,
 			Status: info.Status, LatencyMs: float64(d.Microseconds()) / 1000, Cache: info.Cache, Retries: info.Retries,
+			Consumer: info.Consumer,
 		})
 	}
 	putWriter(rw)

@@ -11,6 +11,9 @@
 //	ErrBodyTooLarge, *http.MaxBytesError                      -> 413
 //	ErrRateLimited                                            -> 429
 //	ErrCircuitOpen                                            -> 503
+//	ErrUnauthorized                                           -> 401
+//	ErrForbidden                                              -> 403
+//	ErrAuthUnavailable                                        -> 503
 //	client went away (context.Canceled)                       -> 499, nothing written
 //	anything else from the upstream exchange                  -> 502
 //
@@ -50,6 +53,12 @@ var (
 	ErrRateLimited = errors.New("rate limit exceeded")
 	// ErrCircuitOpen: the backend's circuit breaker is open.
 	ErrCircuitOpen = errors.New("circuit breaker open")
+	// ErrUnauthorized: the route's auth found no valid credential.
+	ErrUnauthorized = errors.New("authentication required")
+	// ErrForbidden: the caller authenticated but the route does not allow it.
+	ErrForbidden = errors.New("consumer not allowed on this route")
+	// ErrAuthUnavailable: the forward auth service failed or timed out.
+	ErrAuthUnavailable = errors.New("authentication service unavailable")
 )
 
 // StatusClientClosed is the de facto status (nginx's 499) for a request whose
@@ -69,7 +78,12 @@ func Status(err error) int {
 		return http.StatusRequestEntityTooLarge
 	case errors.Is(err, ErrRateLimited):
 		return http.StatusTooManyRequests
-	case errors.Is(err, ErrNoUpstream), errors.Is(err, ErrUpstreamDown), errors.Is(err, ErrCircuitOpen):
+	case errors.Is(err, ErrUnauthorized):
+		return http.StatusUnauthorized
+	case errors.Is(err, ErrForbidden):
+		return http.StatusForbidden
+	case errors.Is(err, ErrNoUpstream), errors.Is(err, ErrUpstreamDown), errors.Is(err, ErrCircuitOpen),
+		errors.Is(err, ErrAuthUnavailable):
 		return http.StatusServiceUnavailable
 	case errors.Is(err, ErrUpstreamTimeout), errors.Is(err, context.DeadlineExceeded):
 		return http.StatusGatewayTimeout
@@ -104,6 +118,10 @@ func Message(status int) string {
 		return "request body too large"
 	case http.StatusTooManyRequests:
 		return "rate limit exceeded"
+	case http.StatusUnauthorized:
+		return "authentication required"
+	case http.StatusForbidden:
+		return "forbidden"
 	}
 	return http.StatusText(status)
 }

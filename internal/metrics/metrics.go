@@ -68,6 +68,8 @@ type Metrics struct {
 	inFlight    prometheus.Gauge
 	rateLimited *prometheus.CounterVec // route
 	cache       *prometheus.CounterVec // route, result
+	consumers   *prometheus.CounterVec // route, consumer, code
+	authFailed  *prometheus.CounterVec // route, consumer
 
 	sources atomic.Pointer[Sources]
 
@@ -109,6 +111,8 @@ func New() *Metrics {
 			Help: "Cacheable requests by route and result (hit, miss, stale).",
 		}, []string{"route", "result"}),
 	}
+	m.consumers, m.authFailed = newConsumerVecs()
+	m.reg.MustRegister(m.consumers, m.authFailed)
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -184,6 +188,8 @@ func (m *Metrics) Forget(live ...RouteKey) {
 		if !keepRoute[k.Route] {
 			m.rateLimited.DeleteLabelValues(k.Route)
 			m.cache.DeletePartialMatch(prometheus.Labels{"route": k.Route})
+			m.consumers.DeletePartialMatch(prometheus.Labels{"route": k.Route})
+			m.authFailed.DeletePartialMatch(prometheus.Labels{"route": k.Route})
 		}
 	}
 }

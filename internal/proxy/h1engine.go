@@ -103,7 +103,7 @@ func (x *exchange) WriteHead(bw *bufio.Writer) error {
 	bw.WriteString(r.Host)
 	bw.WriteString("\r\n")
 	x.h1sink.bw = bw
-	if err := x.plan.fields(r, x.trusted, &x.info.Trace, &x.h1sink); err != nil {
+	if err := x.plan.fields(r, x.trusted, x.info, &x.h1sink); err != nil {
 		return err
 	}
 	switch n := len(x.body); {

@@ -57,6 +57,13 @@ type Plan struct {
 	// for Host and the framing fields are left out, as net/http's request
 	// writer ignores those in a header map.
 	set []setField
+	// identity is set on a route with auth: drop are the client's fields
+	// that never leave (the identity fields, the credential unless
+	// forward_credentials), dropQuery the query parameter holding the
+	// credential; the verified identity is written from reqinfo.
+	identity  bool
+	drop      []string
+	dropQuery string
 }
 
 type setField struct {
@@ -67,6 +74,7 @@ type setField struct {
 // NewPlan compiles rt's outbound plan.
 func NewPlan(rt *route.Route) *Plan {
 	p := &Plan{prefix: rt.Prefix, strip: rt.StripPrefix, upgrades: rt.Upgrades, req: rt.RequestHeaders, res: rt.ResponseHeaders}
+	p.compileIdentity(rt)
 	for i := range p.req.NumSet() {
 		k, vv := p.req.Set(i)
 		switch k {
@@ -89,14 +97,17 @@ type fieldSink interface {
 }
 
 // fields sends the outbound header fields for r to s. trusted says
-// whether the client is a trusted proxy; tc is the request's trace
-// context (zero when it is not traced).
-func (p *Plan) fields(r *http.Request, trusted bool, tc *reqinfo.Trace, s fieldSink) error {
+// whether the client is a trusted proxy; info is the request's (its
+// trace context, zero when it is not traced, and its verified identity).
+func (p *Plan) fields(r *http.Request, trusted bool, info *reqinfo.Info, s fieldSink) error {
 	named := h1syntax.ConnectionNames(r.Header["Connection"])
-	traced := tc.On()
+	traced := info != nil && info.Trace.On()
 	for k, vv := range r.Header {
 		if skipOutbound(k) || (named != nil && slices.Contains(named, k)) || p.req.Affects(k) ||
 			traced && (k == headerTraceparent || k == headerTracestate) {
+			continue
+		}
+		if p.identity && slices.Contains(p.drop, k) {
 			continue
 		}
 		for _, v := range vv {
@@ -130,7 +141,12 @@ func (p *Plan) fields(r *http.Request, trusted bool, tc *reqinfo.Trace, s fieldS
 		}
 	}
 	if traced {
-		if err := p.trace(tc, s); err != nil {
+		if err := p.trace(&info.Trace, s); err != nil {
+			return err
+		}
+	}
+	if p.identity {
+		if err := p.identityFields(info, s); err != nil {
 			return err
 		}
 	}
@@ -246,6 +262,9 @@ func (p *Plan) target(u *url.URL) url.URL {
 	out := *u
 	if p.strip {
 		stripPrefix(&out, p.prefix)
+	}
+	if p.dropQuery != "" && out.RawQuery != "" {
+		out.RawQuery = dropParam(out.RawQuery, p.dropQuery)
 	}
 	return out
 }

@@ -109,7 +109,7 @@ func rewrite(pr *httputil.ProxyRequest) {
 	}
 	pr.Out.URL = &u
 	h := make(http.Header, len(pr.In.Header)+4)
-	_ = x.plan.fields(pr.In, x.trusted, &x.info.Trace, headerSink(h))
+	_ = x.plan.fields(pr.In, x.trusted, x.info, headerSink(h))
 	pr.Out.Header = h
 }
 

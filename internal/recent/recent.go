@@ -24,6 +24,8 @@ type Record struct {
 	LatencyMs float64   `json:"latency_ms"`
 	Cache     string    `json:"cache"`
 	Retries   int       `json:"retries"`
+	// Consumer is the authenticated caller ("" when anonymous).
+	Consumer string `json:"consumer,omitempty"`
 }
 
 // Ring holds the last Size records.

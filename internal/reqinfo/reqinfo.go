@@ -50,6 +50,22 @@ type Info struct {
 	ViaTrustedProxy bool
 	// Trace is the trace context sent upstream; zero when not traced.
 	Trace Trace
+	// Consumer is the authenticated caller's name ("" when the request is
+	// anonymous), ConsumerTier its tier ("" for the default). Never a
+	// credential.
+	Consumer     string
+	ConsumerTier string
+	// Identity are the header fields (name, value, name, value, ...; names
+	// canonical) the route's auth sets upstream from the verified
+	// identity besides X-Consumer and X-Consumer-Tier: forwarded claims,
+	// a forward service's answer headers.
+	Identity []string
+	// CredentialQuery names the query parameter that carried the
+	// request's credential ("" when none): logs leave its value out.
+	CredentialQuery string
+	// AuthFailed is true when the route's auth refused the request (401,
+	// 403, or the forward service's refusal).
+	AuthFailed bool
 }
 
 // Carrier is implemented by every ResponseWriter a route's chain answers

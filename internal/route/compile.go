@@ -13,6 +13,7 @@ import (
 	"github.com/rgate/rgate/internal/docker"
 	"github.com/rgate/rgate/internal/headers"
 	"github.com/rgate/rgate/internal/lb"
+	"github.com/rgate/rgate/internal/mw/auth"
 	"github.com/rgate/rgate/internal/mw/breaker"
 	"github.com/rgate/rgate/internal/mw/cache"
 	"github.com/rgate/rgate/internal/mw/cors"
@@ -44,29 +45,33 @@ func Compile(cfg *config.Config, snap docker.Snapshot, deps Deps) *Table {
 		}
 	}
 	byName := make(map[string]*Backend, len(cfg.Backends))
-	var live []*upstream.Upstream
+	var ups []*upstream.Upstream
 	labels := newLabelIndex(snap)
 	for _, bc := range cfg.Backends {
 		b := compileBackend(bc, snap, st, labels)
 		if deps.Stats != nil {
 			b.Stats = deps.Stats.Backend(b.Name)
 		}
-		live = append(live, b.Upstreams...)
+		ups = append(ups, b.Upstreams...)
 		t.Backends = append(t.Backends, b)
 		byName[b.Name] = b
 	}
+	as := compileAuth(cfg, st, deps.Forward != nil)
 	for _, rc := range cfg.Routes {
-		t.routes = append(t.routes, compileRoute(rc, byName[rc.Backend], st, deps))
+		t.routes = append(t.routes, compileRoute(rc, byName[rc.Backend], st, deps, as))
 	}
 	t.index, t.hosts = indexRoutes(t.routes), indexHosts(t.routes)
-	st.Upstreams.Retain(live)
+	st.Upstreams.Retain(ups)
 	st.limiters.sweep()
 	st.breakers.sweep()
 	st.caches.sweep()
+	st.consumers.sweep()
+	st.policies.sweep()
+	st.Auth.Retain(as.live())
 	return t
 }
 
-func compileRoute(rc config.Route, b *Backend, st *State, deps Deps) *Route {
+func compileRoute(rc config.Route, b *Backend, st *State, deps Deps, as *authSet) *Route {
 	r := &Route{
 		Prefix:       rc.PathPrefix,
 		Host:         config.CanonicalHost(rc.Host),
@@ -97,6 +102,12 @@ func compileRoute(rc config.Route, b *Backend, st *State, deps Deps) *Route {
 	}
 	if deps.Metrics != nil {
 		r.Metrics = deps.Metrics.Route(r.Name, b.Name)
+	}
+	if rc.Auth != "" {
+		r.Auth, r.AllowConsumers, r.ForwardCredentials = as.policies[rc.Auth], rc.AllowConsumers, rc.ForwardCredentials
+		if deps.Metrics != nil {
+			r.Consumers = deps.Metrics.Consumers(r.Name, as.names)
+		}
 	}
 	r.Handler = chain(r, rc, b, st, deps.Forward)
 	return r
@@ -129,6 +140,10 @@ func chain(r *Route, rc config.Route, b *Backend, st *State, forward func(*Route
 		r.Limiter = st.limiters.get(r.Name, *rl, func() *ratelimit.Limiter { return ratelimit.NewLimiter(*rl) })
 		wrap(func(next http.Handler) http.Handler { return ratelimit.New(r.Limiter, next) })
 		r.Policies = append(r.Policies, "rate_limit")
+	}
+	if rc.Auth != "" {
+		wrap(func(next http.Handler) http.Handler { return auth.New(r.Auth, r.AllowConsumers, next) })
+		r.Policies = append(r.Policies, "auth")
 	}
 	if rc.CORS != nil {
 		wrap(func(next http.Handler) http.Handler { return cors.New(*rc.CORS, next) })

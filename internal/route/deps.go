@@ -6,7 +6,9 @@ import (
 	"sync"
 
 	"github.com/rgate/rgate/internal/cluster"
+	"github.com/rgate/rgate/internal/consumer"
 	"github.com/rgate/rgate/internal/metrics"
+	"github.com/rgate/rgate/internal/mw/auth"
 	"github.com/rgate/rgate/internal/mw/breaker"
 	"github.com/rgate/rgate/internal/mw/cache"
 	"github.com/rgate/rgate/internal/mw/ratelimit"
@@ -45,11 +47,16 @@ type State struct {
 	limiters  keyed[*ratelimit.Limiter]
 	breakers  keyed[*breaker.Breaker]
 	caches    keyed[*cache.Store]
+	// Auth holds JWKS sources and the forward-auth client; Close it at
+	// shutdown.
+	Auth      *auth.Registry
+	consumers keyed[*consumer.Table]
+	policies  keyed[*auth.Policy]
 }
 
 // NewState returns empty state.
 func NewState() *State {
-	return &State{Upstreams: upstream.NewRegistry()}
+	return &State{Upstreams: upstream.NewRegistry(), Auth: auth.NewRegistry(nil)}
 }
 
 type keyed[T any] struct {

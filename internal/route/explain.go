@@ -10,6 +10,7 @@ import (
 
 	"github.com/rgate/rgate/internal/config"
 	"github.com/rgate/rgate/internal/docker"
+	"github.com/rgate/rgate/internal/mw/auth"
 	"github.com/rgate/rgate/internal/mw/breaker"
 )
 
@@ -64,10 +65,25 @@ type RouteMatch struct {
 	Host     string   `json:"host,omitempty"`
 	Backend  string   `json:"backend"`
 	Policies []string `json:"policies"`
+	// Auth is the route's authentication; omitted when it has none.
+	Auth *AuthMatch `json:"auth,omitempty"`
 	// Shorter lists the other routes of the same host (or, like this one,
 	// without a host) whose prefix the path also starts with, longest
 	// first: the longest prefix wins over them.
 	Shorter []string `json:"shorter_matches"`
+}
+
+// AuthMatch is a route's auth policy, as /explain shows it.
+type AuthMatch struct {
+	Policy  string   `json:"policy"`
+	Methods []string `json:"methods"`
+	// AllowConsumers are the only consumers let through; omitted: all.
+	AllowConsumers []string `json:"allow_consumers,omitempty"`
+	// Headers are the headers set upstream from the verified identity
+	// (client-sent copies are removed).
+	Headers []string `json:"identity_headers"`
+	// ForwardCredentials: the client's credential is sent upstream too.
+	ForwardCredentials bool `json:"forward_credentials"`
 }
 
 // DefaultAnswer is the configured default response.
@@ -118,6 +134,10 @@ func Explain(t *Table, cfg *config.Config, snap docker.Snapshot, host, target st
 	e.Outcome = OutcomeRouted
 	e.Route = &RouteMatch{PathPrefix: rt.Prefix, Host: rt.Host, Backend: rt.Backend.Name,
 		Policies: nonNil(rt.Policies), Shorter: shorterMatches(t, p, rt)}
+	if a := rt.Auth; a != nil {
+		e.Route.Auth = &AuthMatch{Policy: a.Name, Methods: a.Methods(), AllowConsumers: rt.AllowConsumers,
+			Headers: append([]string{auth.HeaderConsumer, auth.HeaderConsumerTier}, a.Managed...), ForwardCredentials: rt.ForwardCredentials}
+	}
 	e.Reason = routedText(t, h, p, rt)
 	if len(e.Route.Shorter) > 0 {
 		e.Reason += " (also matched, shorter: " + strings.Join(e.Route.Shorter, ", ") + ")"

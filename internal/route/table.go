@@ -15,6 +15,7 @@ import (
 	"github.com/rgate/rgate/internal/headers"
 	"github.com/rgate/rgate/internal/lb"
 	"github.com/rgate/rgate/internal/metrics"
+	"github.com/rgate/rgate/internal/mw/auth"
 	"github.com/rgate/rgate/internal/mw/breaker"
 	"github.com/rgate/rgate/internal/mw/cache"
 	"github.com/rgate/rgate/internal/mw/ratelimit"
@@ -82,6 +83,15 @@ type Route struct {
 	// Limiter and Cache are the route's policy state, nil when off.
 	Limiter *ratelimit.Limiter
 	Cache   *cache.Store
+	// Auth is the route's auth policy (nil when off); AllowConsumers the
+	// consumers it lets through (empty: all); ForwardCredentials keeps the
+	// client's credential on the outbound request.
+	Auth               *auth.Policy
+	AllowConsumers     []string
+	ForwardCredentials bool
+	// Consumers counts requests and auth failures by consumer; nil
+	// without auth or metrics.
+	Consumers *metrics.ConsumerMetrics
 	// Policies names the policies on, for /health and the dashboard.
 	Policies []string
 	Stats    *stats.Series

@@ -74,6 +74,8 @@ func (a *app) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.malformed(w)
 	case "health":
 		a.health(w)
+	case "verify":
+		a.verify(w, r)
 	default:
 		a.echo(w, r)
 	}
@@ -289,4 +291,23 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// verify is a forward-auth service: "Authorization: Bearer allow" gets 200
+// with X-User-Id: u-42 and X-Consumer: acme; "Bearer hang" gets no answer
+// until the request is cancelled; anything else gets 401 with a Bearer
+// challenge and the body "denied by NAME".
+func (a *app) verify(w http.ResponseWriter, r *http.Request) {
+	switch r.Header.Get("Authorization") {
+	case "Bearer allow":
+		w.Header().Set("X-User-Id", "u-42")
+		w.Header().Set("X-Consumer", "acme")
+		w.WriteHeader(http.StatusOK)
+	case "Bearer hang":
+		<-r.Context().Done()
+	default:
+		w.Header().Set("Www-Authenticate", `Bearer realm="testapp"`)
+		w.WriteHeader(http.StatusUnauthorized)
+		_, _ = io.WriteString(w, "denied by "+a.name)
+	}
 }

@@ -24,6 +24,9 @@
 //	.../respond?h=Name:Value&status=N
 //	                   sets the given response headers (h repeats), answers
 //	                   status N (default 200) with the JSON echo
+//	.../verify         forward auth: "Authorization: Bearer allow" -> 200 with
+//	                   X-User-Id and X-Consumer, "Bearer hang" -> no answer,
+//	                   else 401 with WWW-Authenticate and "denied by NAME"
 //	.../hits           {"hits": N}: requests served so far (not counting
 //	                   .../hits, .../ping and .../wsopen)
 //	anything else      JSON echo of the request (see echoReply)

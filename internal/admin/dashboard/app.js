@@ -491,12 +491,15 @@
         p50: r.p50, p95: r.p95, p99: r.p99, total: r.requests };
       setData(row.prefix, r.prefix);
       setData(row.backend, r.backend);
-      const pol = r.policies.join(',');
+      const consumers = r.consumers || [];
+      const pol = r.policies.join(',') + '|' + consumers.join(',');
       if (pol !== row.policies) {
         row.policies = pol;
         row.policyCell.textContent = '';
         if (!r.policies.length) row.policyCell.appendChild(el('span', 'muted', '—'));
         for (const p of r.policies) row.policyCell.appendChild(el('span', 'chip', p));
+        // the authenticated callers of the latest requests
+        for (const c of consumers) row.policyCell.appendChild(el('span', 'chip muted', 'consumer: ' + c));
       }
       setData(row.rps, fmtRate(rps));
       setData(row.err, fmtPct(errs, reqs));

@@ -36,7 +36,7 @@ func New(l *Limiter, next http.Handler) http.Handler {
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	l := h.l
 	now := time.Now()
-	t := l.tierOf(r.Header)
+	t := l.tierOf(r.Header, w)
 	key, slot := l.clientKey(r, t, w)
 	s := l.shardFor(key)
 	b := l.bucket(s, slot, key, now)
@@ -70,7 +70,13 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // tierOf picks the request's tier: the tier header's value when it names a
 // tier, else the default.
-func (l *Limiter) tierOf(h http.Header) *tier {
+func (l *Limiter) tierOf(h http.Header, w http.ResponseWriter) *tier {
+	if l.tierConsumer {
+		if t, ok := l.tiers[reqinfo.From(w).ConsumerTier]; ok {
+			return t
+		}
+		return l.def
+	}
 	if l.tierHeader == "" {
 		return l.def
 	}
@@ -86,7 +92,11 @@ func (l *Limiter) tierOf(h http.Header) *tier {
 // belongs to: the key header's value (bounded by boundKey), else the client
 // IP.
 func (l *Limiter) clientKey(r *http.Request, t *tier, w http.ResponseWriter) (string, int) {
-	if l.keyHeader != "" {
+	if l.byConsumer {
+		if c := reqinfo.From(w).Consumer; c != "" {
+			return boundKey(c), t.slot
+		}
+	} else if l.keyHeader != "" {
 		if v := r.Header[l.keyHeader]; len(v) > 0 && v[0] != "" {
 			return boundKey(v[0]), t.slot
 		}

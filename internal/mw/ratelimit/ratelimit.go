@@ -18,6 +18,12 @@
 // values longer than MaxKeyLen bytes are replaced by their SHA-256, so a
 // key costs at most a few hundred bytes whatever the client sends.
 //
+// With key: consumer the client key is the consumer the route's auth
+// verified (reqinfo.Info.Consumer), and the client IP for an anonymous
+// request; with tier_from: consumer the tier is that consumer's
+// (ConsumerTier) and no request header is read, so a client cannot pick
+// its own tier.
+//
 // The tier is the value of tier_header looked up (case-sensitively) in
 // tiers; a missing header or an unknown tier uses the default rate. A client
 // has one bucket per tier: changing tiers starts from that tier's own bucket.
@@ -96,15 +102,20 @@ const (
 
 // Limiter holds the buckets of one route. It is safe for concurrent use.
 type Limiter struct {
-	keyHeader  string // canonical header name; "" for client_ip
-	tierHeader string // canonical header name; "" when there are no tiers
-	def        *tier
-	tiers      map[string]*tier
-	bySlot     []*tier // bySlot[slot/2] is the tier owning maps slot and slot+1
-	seed       maphash.Seed
-	shards     []shard
-	shardCap   int
-	nums       []string // nums[i] == strconv.Itoa(i)
+	keyHeader string // canonical header name; "" for client_ip
+	// byConsumer: key consumer (the authenticated consumer, else the
+	// client IP); tierConsumer: tier_from consumer (the consumer's tier,
+	// no header read).
+	byConsumer   bool
+	tierConsumer bool
+	tierHeader   string // canonical header name; "" when there are no tiers
+	def          *tier
+	tiers        map[string]*tier
+	bySlot       []*tier // bySlot[slot/2] is the tier owning maps slot and slot+1
+	seed         maphash.Seed
+	shards       []shard
+	shardCap     int
+	nums         []string // nums[i] == strconv.Itoa(i)
 }
 
 // tier is one rate, with its header values prebuilt.
@@ -130,6 +141,8 @@ func NewLimiter(cfg config.RateLimit) *Limiter {
 	if cfg.TierHeader != "" && len(cfg.Tiers) > 0 {
 		l.tierHeader = http.CanonicalHeaderKey(cfg.TierHeader)
 	}
+	l.byConsumer = cfg.Key == config.RateKeyConsumer
+	l.tierConsumer = cfg.TierFrom == config.TierFromConsumer
 	l.def = newTier(cfg.Default, 0)
 	l.bySlot = []*tier{l.def}
 	for _, name := range slices.Sorted(maps.Keys(cfg.Tiers)) {
