@@ -15,6 +15,7 @@ import (
 	"github.com/rgate/rgate/internal/accesslog"
 	"github.com/rgate/rgate/internal/admin"
 	"github.com/rgate/rgate/internal/cluster"
+	"github.com/rgate/rgate/internal/clusterstats"
 	"github.com/rgate/rgate/internal/config"
 	"github.com/rgate/rgate/internal/docker"
 	"github.com/rgate/rgate/internal/gateway"
@@ -45,7 +46,14 @@ func serve(cfg *config.Config, o options, log *slog.Logger) error {
 	if o.adminPort != 0 {
 		adminPort = o.adminPort
 	}
-	tlsPort, certStore, acme, err := startCerts(cfg, o, log)
+	shared, err := openCluster(cfg, o.port, log)
+	if err != nil {
+		return err
+	}
+	if shared != nil {
+		defer shared.Close()
+	}
+	tlsPort, certStore, acme, err := startCerts(cfg, o, shared, log)
 	if err != nil {
 		return err
 	}
@@ -64,13 +72,6 @@ func serve(cfg *config.Config, o options, log *slog.Logger) error {
 		defer api.Close()
 		watcher = docker.NewWatcher(api, log, docker.Options{})
 	}
-	shared, err := openCluster(cfg, o.port, log)
-	if err != nil {
-		return err
-	}
-	if shared != nil {
-		defer shared.Close()
-	}
 	gw := gateway.New(cfg, gateway.Options{Stats: store, Metrics: mets, AccessLog: alog, Recent: ring, Cluster: shared, Log: log})
 	defer gw.Close()
 	wireSources(mets, store, gw, watcher, certStore)
@@ -85,6 +86,11 @@ func serve(cfg *config.Config, o options, log *slog.Logger) error {
 	if watcher != nil {
 		adminOpts.Docker = watcher.Status
 	}
+	var sharer *clusterstats.Sharer
+	if shared != nil {
+		sharer = clusterstats.New(clusterstats.Options{Store: shared, Stats: store, Log: log})
+		adminOpts.ClusterStats = sharer.Handler()
+	}
 	adminHandler := admin.New(adminOpts)
 	traffic := http.Handler(gw)
 	if adminPort == 0 {
@@ -98,6 +104,9 @@ func serve(cfg *config.Config, o options, log *slog.Logger) error {
 		wg.Go(func() { _ = watcher.Run(bg) })
 		awaitFirstSnapshot(ctx, gw, watcher, log)
 		wg.Go(func() { gw.Run(bg, watcher.Updates()) })
+	}
+	if sharer != nil {
+		wg.Go(func() { sharer.Run(bg) })
 	}
 	rl := newReloader(o.config, gw, cfg, log)
 	wg.Go(func() { rl.run(bg) })

@@ -36,6 +36,10 @@ type dashDoc struct {
 	// Explain is true when the gateway answers /explain (the page then
 	// shows its form).
 	Explain bool `json:"explain"`
+	// Cluster is set when the config has a cluster: section: the page
+	// then offers the cluster's figures (/stats?scope=cluster) beside
+	// this replica's.
+	Cluster *dashCluster `json:"cluster,omitempty"`
 	// LatencyWindowSeconds is the window of every p50/p95/p99.
 	LatencyWindowSeconds float64    `json:"latency_window_seconds"`
 	Global               dashSeries `json:"global"`
@@ -43,6 +47,11 @@ type dashDoc struct {
 	Timeline dashTimeline `json:"timeline"`
 	Routes   []dashRoute  `json:"routes"`
 	Backends []dashBack   `json:"backends"`
+}
+
+// dashCluster names this replica in its cluster.
+type dashCluster struct {
+	Instance string `json:"instance"`
 }
 
 // dashSeries is one stats.Series: cumulative counts since start, and
@@ -143,6 +152,9 @@ func (o Options) dashData(now time.Time) dashDoc {
 	if o.Config != nil {
 		c := o.Config()
 		doc.Config = &c
+	}
+	if o.Cluster != nil && o.ClusterStats != nil {
+		doc.Cluster = &dashCluster{Instance: o.Cluster.Instance()}
 	}
 	if o.Stats != nil {
 		g := o.Stats.Global()

@@ -195,7 +195,7 @@ func TestHandlerDocument(t *testing.T) {
 	a.sharer.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/stats?scope=cluster", nil))
 	var doc struct {
 		Scope         string
-		RequestsCount struct{ Success, Error uint64 } `json:"requests_count"`
+		RequestsCount struct{ Success, Error uint64 }     `json:"requests_count"`
 		LatencyMs     struct{ Average, P95, P99 float64 } `json:"latency_ms"`
 		Replicas      int
 		Instances     []struct {

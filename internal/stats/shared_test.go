@@ -49,9 +49,11 @@ func TestSharedRoundTrip(t *testing.T) {
 func TestMergedPercentiles(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
 	dists := []func() time.Duration{
-		func() time.Duration { return time.Duration(r.ExpFloat64() * float64(2*time.Millisecond)) },                // exponential, mean 2ms
-		func() time.Duration { return time.Duration(math.Exp(r.NormFloat64()*0.8) * float64(10*time.Millisecond)) }, // log-normal around 10ms
-		func() time.Duration { return time.Duration(50+r.IntN(250)) * time.Millisecond },                           // uniform 50-300ms
+		func() time.Duration { return time.Duration(r.ExpFloat64() * float64(2*time.Millisecond)) }, // exponential, mean 2ms
+		func() time.Duration {
+			return time.Duration(math.Exp(r.NormFloat64()*0.8) * float64(10*time.Millisecond))
+		}, // log-normal around 10ms
+		func() time.Duration { return time.Duration(50+r.IntN(250)) * time.Millisecond }, // uniform 50-300ms
 	}
 	var all []time.Duration
 	var total Merged
