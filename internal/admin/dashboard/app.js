@@ -835,6 +835,9 @@
     record(doc);
     renderHeader(doc);
     setHidden(byId('explain'), !doc.explain);
+    // cluster.js offers the cluster's figures when the gateway has a cluster.
+    if (doc.cluster) document.body.dataset.cluster = doc.cluster.instance;
+    else delete document.body.dataset.cluster;
     routes.update(doc, now);
     const ups = backends.update(doc, now);
 
