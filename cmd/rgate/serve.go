@@ -72,24 +72,20 @@ func serve(cfg *config.Config, o options, log *slog.Logger) error {
 		defer api.Close()
 		watcher = docker.NewWatcher(api, log, docker.Options{})
 	}
+	sharer := clusterstats.New(clusterstats.Options{Store: shared, Stats: store, Log: log}) // nil without cluster:
 	gw := gateway.New(cfg, gateway.Options{Stats: store, Metrics: mets, AccessLog: alog, Recent: ring, Cluster: shared, Log: log})
 	defer gw.Close()
 	wireSources(mets, store, gw, watcher, certStore)
 
 	adminOpts := admin.Options{
 		Stats: store, Metrics: mets.Handler(), Version: versionString(), Started: started, Recent: ring, Certs: certStore,
-		Cluster: shared,
+		Cluster: shared, ClusterStats: sharer.Handler(),
 		Table:   gw.Table,
 		Config:  func() admin.ConfigState { return configState(gw, o.config) },
 		Explain: func(host, p string) any { return gw.ExplainHost(host, p) },
 	}
 	if watcher != nil {
 		adminOpts.Docker = watcher.Status
-	}
-	var sharer *clusterstats.Sharer
-	if shared != nil {
-		sharer = clusterstats.New(clusterstats.Options{Store: shared, Stats: store, Log: log})
-		adminOpts.ClusterStats = sharer.Handler()
 	}
 	adminHandler := admin.New(adminOpts)
 	traffic := http.Handler(gw)
@@ -105,9 +101,7 @@ func serve(cfg *config.Config, o options, log *slog.Logger) error {
 		awaitFirstSnapshot(ctx, gw, watcher, log)
 		wg.Go(func() { gw.Run(bg, watcher.Updates()) })
 	}
-	if sharer != nil {
-		wg.Go(func() { sharer.Run(bg) })
-	}
+	wg.Go(func() { sharer.Run(bg) })
 	rl := newReloader(o.config, gw, cfg, log)
 	wg.Go(func() { rl.run(bg) })
 	if certStore != nil {

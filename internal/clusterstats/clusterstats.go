@@ -83,8 +83,12 @@ type Sharer struct {
 // encoded figures.
 const headerLen = 16
 
-// New returns a Sharer for o.
+// New returns a Sharer for o; nil when o.Store is nil (no cluster:), and
+// a nil Sharer's Run returns at once and its Handler is nil.
 func New(o Options) *Sharer {
+	if o.Store == nil {
+		return nil
+	}
 	if o.Interval <= 0 {
 		o.Interval = DefaultInterval
 	}
@@ -108,11 +112,19 @@ func (s *Sharer) key(id string) string { return s.store.Key("stats:{rgate}:repli
 // Replicas is how many replicas were live at the last publication or
 // read (this one included), at least 1. While the store is unreachable it
 // keeps the last count it had.
-func (s *Sharer) Replicas() int { return int(max(s.replicas.Load(), 1)) }
+func (s *Sharer) Replicas() int {
+	if s == nil {
+		return 1
+	}
+	return int(max(s.replicas.Load(), 1))
+}
 
 // Run publishes every Interval until ctx is done, then deletes this
 // replica's value so that it drops out at once.
 func (s *Sharer) Run(ctx context.Context) {
+	if s == nil {
+		return
+	}
 	t := time.NewTicker(s.interval)
 	defer t.Stop()
 	s.publish(ctx)

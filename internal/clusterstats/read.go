@@ -80,6 +80,9 @@ func (s *Sharer) failed(err error) error {
 // stats.ClusterJSON). A window= parameter is refused (400): the cluster
 // figures are cumulative only. Store trouble answers 503 with the error.
 func (s *Sharer) Handler() http.Handler {
+	if s == nil {
+		return nil
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
