@@ -222,3 +222,26 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// BenchmarkPublish is one publication against a real Redis: encoding,
+// the MULTI and the count of live replicas. A replica does it once a
+// second, off the request path.
+func BenchmarkPublish(b *testing.B) {
+	srv := redistest.Start(b)
+	c := &config.Cluster{Redis: config.Redis{Addrs: []string{srv.Addr}}}
+	(&config.Config{Cluster: c}).ApplyDefaults()
+	st, err := cluster.Open(c, "bench", slog.New(slog.DiscardHandler))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	s := New(Options{Store: st, Stats: stats.NewStore()})
+	r := rand.New(rand.NewPCG(1, 1))
+	for range 100000 {
+		s.stats.Global().Record(200, time.Duration(math.Exp(r.NormFloat64())*float64(time.Millisecond)))
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		s.publish(b.Context())
+	}
+}
