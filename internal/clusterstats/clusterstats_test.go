@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -244,4 +245,42 @@ func BenchmarkPublish(b *testing.B) {
 	for b.Loop() {
 		s.publish(b.Context())
 	}
+}
+
+// TestDuplicateInstanceID: two processes publishing under one instance id
+// get a warning in the log, once.
+func TestDuplicateInstanceID(t *testing.T) {
+	srv := redistest.Start(t)
+	var buf strings.Builder
+	a := New(Options{Store: openStore(t, srv.Addr, "same"), Stats: stats.NewStore(),
+		Log: slog.New(slog.NewTextHandler(&lockedWriter{b: &buf}, nil))})
+	b := newReplica(t, srv.Addr, "same", 0)
+	for range 3 {
+		a.publish(t.Context())
+		b.sharer.publish(t.Context())
+	}
+	if n := strings.Count(buf.String(), "another replica publishes cluster stats under this instance_id"); n != 1 {
+		t.Errorf("%d warnings about the shared instance id, want 1; log:\n%s", n, buf.String())
+	}
+}
+
+// TestNoCluster: without a store there is no Sharer, and its methods are
+// safe to call: Run returns, no handler, one replica.
+func TestNoCluster(t *testing.T) {
+	s := New(Options{Stats: stats.NewStore()})
+	if s != nil || s.Handler() != nil || s.Replicas() != 1 {
+		t.Fatalf("New without a store: %v", s)
+	}
+	s.Run(t.Context())
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	b  *strings.Builder
+}
+
+func (w *lockedWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
 }
