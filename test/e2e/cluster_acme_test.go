@@ -37,7 +37,7 @@ func TestClusterACME(t *testing.T) {
 			up := newRecorder(t, nil).url()
 			config := func(id string, tlsPort int) string {
 				return acmeConfig(up, tlsPort, p.directory, p.caFile, t.TempDir(), domain, "["+challenge+"]", "") +
-					clusterSection(srv.Addr, id)
+					statsClusterYAML(srv.Addr, id)
 			}
 			tlsA, tlsB := freePort(t), freePort(t)
 			a := startGateway(t, config("a", tlsA))

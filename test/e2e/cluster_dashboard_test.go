@@ -18,8 +18,8 @@ func TestDashboardClusterScope(t *testing.T) {
 	requireChromium(t)
 	srv := redistest.Start(t)
 	up := newRecorder(t, nil).url()
-	a := startGateway(t, staticRoutes([3]string{"/t", up, ""})+clusterSection(srv.Addr, "dash-a"))
-	b := startGateway(t, staticRoutes([3]string{"/t", up, ""})+clusterSection(srv.Addr, "dash-b"))
+	a := startGateway(t, staticRoutes([3]string{"/t", up, ""})+statsClusterYAML(srv.Addr, "dash-a"))
+	b := startGateway(t, staticRoutes([3]string{"/t", up, ""})+statsClusterYAML(srv.Addr, "dash-b"))
 	solo := startGateway(t, staticRoutes([3]string{"/t", up, ""}))
 	for range 3 {
 		a.get(t, "/t/x")

@@ -12,13 +12,13 @@ import (
 	"github.com/rgate/rgate/internal/cluster/redistest"
 )
 
-// clusterSection is the cluster: block of a replica named id on redisAddr.
-func clusterSection(redisAddr, id string) string {
+// statsClusterYAML is the cluster: block of a replica named id on redisAddr.
+func statsClusterYAML(redisAddr, id string) string {
 	return fmt.Sprintf("cluster:\n  redis: {addrs: [%s], timeout: 200ms}\n  instance_id: %s\n", redisAddr, id)
 }
 
-// clusterStats is GET /stats?scope=cluster.
-type clusterStats struct {
+// clusterStatsDoc is GET /stats?scope=cluster.
+type clusterStatsDoc struct {
 	Scope         string `json:"scope"`
 	RequestsCount struct {
 		Success int64 `json:"success"`
@@ -37,10 +37,12 @@ type clusterStats struct {
 	} `json:"instances"`
 }
 
-func (g *gw) clusterStats(t *testing.T) (clusterStats, reply) {
+// getClusterStats reads GET /stats?scope=cluster; the document is zero
+// unless the status is 200.
+func (g *gw) getClusterStats(t *testing.T) (clusterStatsDoc, reply) {
 	t.Helper()
 	r := g.get(t, "/stats?scope=cluster")
-	var c clusterStats
+	var c clusterStatsDoc
 	if r.status == http.StatusOK {
 		if err := json.Unmarshal(r.body, &c); err != nil {
 			t.Fatalf("/stats?scope=cluster: %v in %q", err, r.body)
@@ -49,9 +51,9 @@ func (g *gw) clusterStats(t *testing.T) (clusterStats, reply) {
 	return c, r
 }
 
-// kill ends the process with SIGKILL, as a crash would, and waits for it;
+// killForStats ends the process with SIGKILL, as a crash would, and waits for it;
 // the cleanup then does not expect exit code 0.
-func (g *gw) kill(t *testing.T) {
+func (g *gw) killForStats(t *testing.T) {
 	t.Helper()
 	g.signal(syscall.SIGKILL)
 	<-g.exited
@@ -72,7 +74,7 @@ func TestClusterStats(t *testing.T) {
 	var gws []*gw
 	for i := range 3 {
 		id := fmt.Sprintf("replica-%d", i)
-		gws = append(gws, startGateway(t, staticRoutes([3]string{"/t", up, ""})+clusterSection(srv.Addr, id)))
+		gws = append(gws, startGateway(t, staticRoutes([3]string{"/t", up, ""})+statsClusterYAML(srv.Addr, id)))
 	}
 	for i, g := range gws {
 		for j := range 10 * (i + 1) {
@@ -95,9 +97,9 @@ func TestClusterStats(t *testing.T) {
 		t.Fatalf("the replicas' own /stats sum to %d/%d, want 48/12", wantS, wantE)
 	}
 	for _, g := range gws {
-		var c clusterStats
+		var c clusterStatsDoc
 		eventually(t, 5*time.Second, "cluster stats equal to the sum of the replicas' own", func() bool {
-			c, _ = g.clusterStats(t)
+			c, _ = g.getClusterStats(t)
 			return c.Replicas == 3 && c.RequestsCount.Success == wantS && c.RequestsCount.Error == wantE
 		})
 		if c.Scope != "cluster" || len(c.Instances) != 3 || c.LatencyMs.P99 <= 0 || c.LatencyMs.P95 > c.LatencyMs.P99 {
@@ -113,11 +115,11 @@ func TestClusterStats(t *testing.T) {
 	}
 
 	killed := time.Now()
-	gws[2].kill(t)
+	gws[2].killForStats(t)
 	wantS, wantE = sum(gws[:2])
-	var c clusterStats
+	var c clusterStatsDoc
 	took := eventually(t, 6*time.Second, "the killed replica gone from the cluster stats", func() bool {
-		c, _ = gws[0].clusterStats(t)
+		c, _ = gws[0].getClusterStats(t)
 		return c.Replicas == 2 && c.RequestsCount.Success == wantS && c.RequestsCount.Error == wantE
 	})
 	t.Logf("killed replica dropped out after %v", took.Round(10*time.Millisecond))
@@ -130,20 +132,20 @@ func TestClusterStats(t *testing.T) {
 	// Redis resumes.
 	srv.Pause()
 	start := time.Now()
-	_, r := gws[1].clusterStats(t)
+	_, r := gws[1].getClusterStats(t)
 	if took := time.Since(start); r.status != http.StatusServiceUnavailable || took > 2*time.Second {
 		t.Errorf("scope=cluster with Redis paused: %d %q after %v, want 503 within the 1s bound", r.status, r.body, took)
 	}
 	srv.Resume()
 	eventually(t, 5*time.Second, "cluster stats again after Redis resumed", func() bool {
-		c, _ = gws[1].clusterStats(t)
+		c, _ = gws[1].getClusterStats(t)
 		return c.Replicas == 2
 	})
 
 	local := gws[0].get(t, "/stats")
 	srv.Stop()
 	start = time.Now()
-	_, r = gws[0].clusterStats(t)
+	_, r = gws[0].getClusterStats(t)
 	if r.status != http.StatusServiceUnavailable || !strings.Contains(string(r.body), "cluster stats") && !strings.Contains(string(r.body), "cluster store") ||
 		time.Since(start) > 2*time.Second {
 		t.Errorf("scope=cluster with Redis stopped: %d %q after %v, want 503 naming the store within the 1s bound", r.status, r.body, time.Since(start))
