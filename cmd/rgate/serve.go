@@ -15,6 +15,7 @@ import (
 	"github.com/rgate/rgate/internal/accesslog"
 	"github.com/rgate/rgate/internal/admin"
 	"github.com/rgate/rgate/internal/cluster"
+	"github.com/rgate/rgate/internal/clusterstats"
 	"github.com/rgate/rgate/internal/config"
 	"github.com/rgate/rgate/internal/docker"
 	"github.com/rgate/rgate/internal/gateway"
@@ -45,7 +46,14 @@ func serve(cfg *config.Config, o options, log *slog.Logger) error {
 	if o.adminPort != 0 {
 		adminPort = o.adminPort
 	}
-	tlsPort, certStore, acme, err := startCerts(cfg, o, log)
+	shared, err := openCluster(cfg, o.port, log)
+	if err != nil {
+		return err
+	}
+	if shared != nil {
+		defer shared.Close()
+	}
+	tlsPort, certStore, acme, err := startCerts(cfg, o, shared, log)
 	if err != nil {
 		return err
 	}
@@ -60,20 +68,14 @@ func serve(cfg *config.Config, o options, log *slog.Logger) error {
 		return err
 	}
 	defer closeEngines()
-	shared, err := openCluster(cfg, o.port, log)
-	if err != nil {
-		return err
-	}
-	if shared != nil {
-		defer shared.Close()
-	}
+	sharer := clusterstats.New(clusterstats.Options{Store: shared, Stats: store, Log: log}) // nil without cluster:
 	gw := gateway.New(cfg, gateway.Options{Stats: store, Metrics: mets, AccessLog: alog, Recent: ring, Cluster: shared, Log: log})
 	defer gw.Close()
 	wireSources(mets, store, gw, disc, certStore)
 
 	adminOpts := admin.Options{
 		Stats: store, Metrics: mets.Handler(), Version: versionString(), Started: started, Recent: ring, Certs: certStore,
-		Cluster: shared,
+		Cluster: shared, ClusterStats: sharer.Handler(),
 		Table:   gw.Table,
 		Config:  func() admin.ConfigState { return configState(gw, o.config) },
 		Explain: func(host, p string) any { return gw.ExplainHost(host, p) },
@@ -95,6 +97,7 @@ func serve(cfg *config.Config, o options, log *slog.Logger) error {
 		awaitFirstSnapshot(ctx, gw, disc, log)
 		wg.Go(func() { gw.Run(bg, disc.Updates()) })
 	}
+	wg.Go(func() { sharer.Run(bg) })
 	rl := newReloader(o.config, gw, cfg, log)
 	wg.Go(func() { rl.run(bg) })
 	if certStore != nil {

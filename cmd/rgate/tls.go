@@ -10,8 +10,11 @@ import (
 	"os/signal"
 	"slices"
 	"syscall"
+	"time"
 
 	"github.com/rgate/rgate/internal/certs"
+	"github.com/rgate/rgate/internal/certs/redisstorage"
+	"github.com/rgate/rgate/internal/cluster"
 	"github.com/rgate/rgate/internal/config"
 )
 
@@ -32,7 +35,7 @@ type acmeListen struct {
 // With server.tls.acme it also loads the stored ACME certificates and
 // returns how to obtain and renew them in the background (acmeListen.run): a CA that
 // does not answer is logged and retried, and stops nothing.
-func startCerts(cfg *config.Config, o options, log *slog.Logger) (int, *certs.Store, acmeListen, error) {
+func startCerts(cfg *config.Config, o options, shared *cluster.Store, log *slog.Logger) (int, *certs.Store, acmeListen, error) {
 	t := cfg.Server.TLS
 	if t == nil {
 		if o.tlsPort != 0 {
@@ -52,21 +55,47 @@ func startCerts(cfg *config.Config, o options, log *slog.Logger) (int, *certs.St
 	var al acmeListen
 	if a := t.ACME; a != nil {
 		alpn := slices.Contains(a.Challenges, config.ChallengeTLSALPN01)
-		m, err := certs.NewACME(certs.ACMEOptions{
+		ao := certs.ACMEOptions{
 			Directory: a.Directory, Email: a.Email, DirectoryCAFile: a.DirectoryCAFile, Storage: a.Storage, Domains: a.Domains,
 			HTTP01: slices.Contains(a.Challenges, config.ChallengeHTTP01), TLSALPN01: alpn,
 			Host: o.bind, HTTPPort: o.port, TLSPort: port, Log: log,
-		})
+		}
+		storage := sharedCertStorage(shared, log)
+		if storage != nil {
+			ao.Shared = storage
+		}
+		m, err := certs.NewACME(ao)
 		if err != nil {
 			return 0, nil, acmeListen{}, fmt.Errorf("%s: server.tls.acme: %w", cfg.Path, err)
 		}
 		managed, al = m, acmeListen{http: m.HTTPHandler(), alpn: alpn, run: m.Run}
+		if storage != nil {
+			al.run = func(ctx context.Context) {
+				m.Run(ctx)
+				storage.Close()
+			}
+		}
 	}
 	s, err := certs.New(certs.Options{Files: pairs, Managed: managed, Log: log})
 	if err != nil {
 		return 0, nil, acmeListen{}, fmt.Errorf("%s: server.tls.certificates: %w", cfg.Path, err)
 	}
 	return port, s, al, nil
+}
+
+// certStorageTimeout bounds one certificate storage command: ACME work is
+// off the request path, and a certificate bundle is a few KiB.
+const certStorageTimeout = 5 * time.Second
+
+// sharedCertStorage is the cluster's certificate storage, nil without
+// cluster:.
+func sharedCertStorage(shared *cluster.Store, log *slog.Logger) *redisstorage.Storage {
+	if shared == nil {
+		return nil
+	}
+	log.Info("ACME state (account, certificates, locks, challenge tokens) is kept in the cluster store",
+		"prefix", shared.Key("certs:"))
+	return redisstorage.New(redisstorage.Options{Client: shared.Background(certStorageTimeout), Prefix: shared.Prefix(), Log: log})
 }
 
 // filePairs are the static certificates of a TLS block.

@@ -5,6 +5,7 @@ package admin
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -40,8 +41,11 @@ type Options struct {
 	Certs *certs.Store
 	// Cluster is the store shared with other replicas; nil: no cluster.
 	Cluster *cluster.Store
-	Version string
-	Started time.Time
+	// ClusterStats serves /stats?scope=cluster; nil: no cluster (the
+	// scope is refused with 400).
+	ClusterStats http.Handler
+	Version      string
+	Started      time.Time
 }
 
 // ConfigState is what /health says about the config file.
@@ -78,7 +82,7 @@ func Ahead(adm, next http.Handler) http.Handler {
 // New returns the admin handler.
 func New(o Options) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/stats", o.Stats.Handler())
+	mux.Handle("/stats", o.statsHandler())
 	mux.HandleFunc("/health", o.health)
 	if o.Metrics != nil {
 		mux.Handle("/metrics", o.Metrics)
@@ -90,6 +94,26 @@ func New(o Options) http.Handler {
 	mux.HandleFunc("/dashboard", o.dashboard)
 	mux.HandleFunc("/dashboard/", o.dashboard)
 	return mux
+}
+
+// statsHandler serves /stats: this replica's figures, or with
+// scope=cluster the cluster's (scope=local is the default).
+func (o Options) statsHandler() http.Handler {
+	local := o.Stats.Handler()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch scope := r.URL.Query().Get("scope"); scope {
+		case "", "local":
+			local.ServeHTTP(w, r)
+		case "cluster":
+			if o.ClusterStats == nil {
+				stats.WriteError(w, http.StatusBadRequest, "scope=cluster needs a cluster: section in the config")
+				return
+			}
+			o.ClusterStats.ServeHTTP(w, r)
+		default:
+			stats.WriteError(w, http.StatusBadRequest, "scope must be local or cluster, got "+strconv.Quote(scope))
+		}
+	})
 }
 
 func (o Options) health(w http.ResponseWriter, r *http.Request) {

@@ -86,3 +86,37 @@ func TestAhead(t *testing.T) {
 		}
 	}
 }
+
+// TestStatsScope: scope=local (or none) is this replica's /stats, byte for
+// byte; scope=cluster goes to the cluster handler, and is refused with 400
+// when there is none; any other scope is 400.
+func TestStatsScope(t *testing.T) {
+	t.Parallel()
+	st := stats.NewStore()
+	st.Global().Record(200, time.Millisecond)
+	get := func(h http.Handler, url string) *httptest.ResponseRecorder {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", url, nil))
+		return rec
+	}
+	table := func() *route.Table { return route.Compile(&config.Config{}, docker.Snapshot{}, route.Deps{}) }
+	solo := New(Options{Stats: st, Table: table})
+	plain := get(solo, "/stats")
+	if local := get(solo, "/stats?scope=local"); local.Code != 200 || local.Body.String() != plain.Body.String() {
+		t.Errorf("scope=local: %d %q, want /stats itself %q", local.Code, local.Body, plain.Body)
+	}
+	for _, u := range []string{"/stats?scope=cluster", "/stats?scope=everywhere"} {
+		if rec := get(solo, u); rec.Code != 400 || !strings.Contains(rec.Body.String(), `"error":"scope`) {
+			t.Errorf("%s without a cluster: %d %q, want 400 with a JSON error", u, rec.Code, rec.Body)
+		}
+	}
+	clustered := New(Options{Stats: st, Table: table, ClusterStats: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte("cluster"))
+	})})
+	if rec := get(clustered, "/stats?scope=cluster"); rec.Body.String() != "cluster" {
+		t.Errorf("scope=cluster with a cluster handler: %q", rec.Body)
+	}
+	if rec := get(clustered, "/stats"); rec.Body.String() != plain.Body.String() {
+		t.Errorf("/stats with a cluster: %q, want this replica's %q", rec.Body, plain.Body)
+	}
+}

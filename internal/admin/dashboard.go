@@ -12,7 +12,7 @@ import (
 // assets is the dashboard page: HTML, script and style written for rgate,
 // no third-party code, nothing loaded from elsewhere (works offline).
 //
-//go:embed dashboard/index.html dashboard/app.js dashboard/style.css
+//go:embed dashboard/index.html dashboard/app.js dashboard/cluster.js dashboard/style.css
 var assets embed.FS
 
 // dashCSP allows the page its own script, style and data endpoint, and
@@ -36,6 +36,8 @@ func (o Options) dashboard(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/dashboard", http.StatusMovedPermanently)
 	case "/dashboard/app.js":
 		serveAsset(w, r, "dashboard/app.js")
+	case "/dashboard/cluster.js":
+		serveAsset(w, r, "dashboard/cluster.js")
 	case "/dashboard/style.css":
 		serveAsset(w, r, "dashboard/style.css")
 	case "/dashboard/data":

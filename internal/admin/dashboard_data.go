@@ -39,6 +39,10 @@ type dashDoc struct {
 	// Explain is true when the gateway answers /explain (the page then
 	// shows its form).
 	Explain bool `json:"explain"`
+	// Cluster is set when the config has a cluster: section: the page
+	// then offers the cluster's figures (/stats?scope=cluster) beside
+	// this replica's.
+	Cluster *dashCluster `json:"cluster,omitempty"`
 	// LatencyWindowSeconds is the window of every p50/p95/p99.
 	LatencyWindowSeconds float64    `json:"latency_window_seconds"`
 	Global               dashSeries `json:"global"`
@@ -49,6 +53,11 @@ type dashDoc struct {
 	// Certificates are the TLS listener's (absent without TLS), as in
 	// /health.
 	Certificates []certs.Status `json:"certificates,omitempty"`
+}
+
+// dashCluster names this replica in its cluster.
+type dashCluster struct {
+	Instance string `json:"instance"`
 }
 
 // dashSeries is one stats.Series: cumulative counts since start, and
@@ -156,6 +165,9 @@ func (o Options) dashData(now time.Time) dashDoc {
 	}
 	if o.Certs != nil {
 		doc.Certificates = o.Certs.Status()
+	}
+	if o.Cluster != nil && o.ClusterStats != nil {
+		doc.Cluster = &dashCluster{Instance: o.Cluster.Instance()}
 	}
 	if o.Stats != nil {
 		g := o.Stats.Global()

@@ -28,8 +28,13 @@ type ACMEOptions struct {
 	// directory's own TLS (instead of the system's roots).
 	DirectoryCAFile string
 	// Storage is the directory that keeps the account key and the
-	// certificates across restarts.
+	// certificates across restarts; unused when Shared is set.
 	Storage string
+	// Shared, when set, keeps the account, certificates, locks and
+	// pending challenge tokens instead of Storage: a storage every
+	// replica of a cluster uses, so they obtain each certificate once and
+	// any of them answers a challenge another one started.
+	Shared certmagic.Storage
 	// Domains are the names to obtain certificates for.
 	Domains []string
 	// HTTP01 and TLSALPN01 are the challenges offered.
@@ -56,7 +61,7 @@ type ACME struct {
 	cache   *certmagic.Cache
 	magic   *certmagic.Config
 	issuer  *certmagic.ACMEIssuer
-	storage *certmagic.FileStorage
+	storage certmagic.Storage
 	domains []string
 	managed map[string]bool
 
@@ -88,11 +93,14 @@ func NewACME(o ACMEOptions) (*ACME, error) {
 			return nil, fmt.Errorf("directory CA file %s holds no PEM certificate", o.DirectoryCAFile)
 		}
 	}
-	if err := os.MkdirAll(o.Storage, 0o700); err != nil {
-		return nil, fmt.Errorf("storage: %w", err)
+	storage := o.Shared
+	if storage == nil {
+		if err := os.MkdirAll(o.Storage, 0o700); err != nil {
+			return nil, fmt.Errorf("storage: %w", err)
+		}
+		storage = &certmagic.FileStorage{Path: o.Storage}
 	}
-	a := &ACME{o: o, log: o.Log, storage: &certmagic.FileStorage{Path: o.Storage},
-		managed: map[string]bool{}, state: map[string]acmeState{}}
+	a := &ACME{o: o, log: o.Log, storage: storage, managed: map[string]bool{}, state: map[string]acmeState{}}
 	for _, d := range o.Domains {
 		d = strings.ToLower(d)
 		if !a.managed[d] {

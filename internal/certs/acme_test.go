@@ -26,8 +26,13 @@ const unreachableCA = "https://127.0.0.1:1/dir"
 // keeps the ones it obtained from ca, and returns it.
 func storeACMECertificate(t *testing.T, storage, ca, domain string, serial int64) Pair {
 	t.Helper()
+	return storeACMECertificateIn(t, &certmagic.FileStorage{Path: storage}, ca, domain, serial)
+}
+
+// storeACMECertificateIn is storeACMECertificate for any certmagic storage.
+func storeACMECertificateIn(t *testing.T, fs certmagic.Storage, ca, domain string, serial int64) Pair {
+	t.Helper()
 	p := writePair(t, t.TempDir(), "obtained", serial, domain)
-	fs := &certmagic.FileStorage{Path: storage}
 	issuer := (&certmagic.ACMEIssuer{CA: ca}).IssuerKey()
 	for key, file := range map[string]string{
 		certmagic.StorageKeys.SiteCert(issuer, domain):       p.CertFile,

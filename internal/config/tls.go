@@ -49,7 +49,9 @@ type ACME struct {
 	// own TLS (a private ACME server). Default: the system's roots.
 	DirectoryCAFile string `yaml:"directory_ca_file"`
 	// Storage is the directory where the account key and certificates
-	// are kept, reused across restarts. Default ./rgate-certs.
+	// are kept, reused across restarts. Default ./rgate-certs. With a
+	// cluster: section they are kept in the cluster's Redis instead, and
+	// this directory is not used.
 	Storage string `yaml:"storage"`
 	// Domains are the names to obtain certificates for. Required.
 	Domains []string `yaml:"domains"`

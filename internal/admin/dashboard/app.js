@@ -883,6 +883,9 @@
     renderHeader(doc);
     renderCerts(doc, now);
     setHidden(byId('explain'), !doc.explain);
+    // cluster.js offers the cluster's figures when the gateway has a cluster.
+    if (doc.cluster) document.body.dataset.cluster = doc.cluster.instance;
+    else delete document.body.dataset.cluster;
     routes.update(doc, now);
     const ups = backends.update(doc, now);
 
