@@ -41,7 +41,11 @@ type Options struct {
 	// Cluster is the store shared with other replicas; nil without a
 	// cluster: section.
 	Cluster *cluster.Store
-	Log     *slog.Logger
+	// Replicas returns how many replicas are live now; cluster-scoped
+	// rate limits share their limit between them while Redis fails
+	// (on_store_error: local). nil: 1.
+	Replicas func() int
+	Log      *slog.Logger
 }
 
 // Gateway routes requests through the current table.
@@ -82,11 +86,12 @@ func New(cfg *config.Config, o Options) *Gateway {
 		warm:      health.NewWarmer(o.Log),
 	}
 	g.apply.deps = route.Deps{
-		Stats:   o.Stats,
-		Metrics: o.Metrics,
-		State:   route.NewState(),
-		Forward: g.forwarder.Handler,
-		Cluster: o.Cluster,
+		Stats:    o.Stats,
+		Metrics:  o.Metrics,
+		State:    route.NewState(),
+		Forward:  g.forwarder.Handler,
+		Cluster:  o.Cluster,
+		Replicas: o.Replicas,
 	}
 	g.SetConfig(cfg)
 	return g

@@ -68,6 +68,7 @@ type Metrics struct {
 	inFlight    prometheus.Gauge
 	rateLimited *prometheus.CounterVec // route
 	cache       *prometheus.CounterVec // route, result
+	cluster     clusterLimitVecs
 
 	sources atomic.Pointer[Sources]
 
@@ -108,6 +109,7 @@ func New() *Metrics {
 			Namespace: namespace, Name: "cache_requests_total",
 			Help: "Cacheable requests by route and result (hit, miss, stale).",
 		}, []string{"route", "result"}),
+		cluster: newClusterLimitVecs(),
 	}
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
@@ -115,6 +117,7 @@ func New() *Metrics {
 		m.requests, m.duration, m.inFlight, m.rateLimited, m.cache,
 		&stateCollector{m: m},
 	)
+	m.reg.MustRegister(m.cluster.collectors()...)
 	m.handler = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{
 		// One failing collector must not blank the whole page; the failure
 		// is counted in promhttp_metric_handler_errors_total instead.
@@ -184,6 +187,7 @@ func (m *Metrics) Forget(live ...RouteKey) {
 		if !keepRoute[k.Route] {
 			m.rateLimited.DeleteLabelValues(k.Route)
 			m.cache.DeletePartialMatch(prometheus.Labels{"route": k.Route})
+			m.cluster.forget(k.Route)
 		}
 	}
 }

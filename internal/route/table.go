@@ -81,7 +81,10 @@ type Route struct {
 	RequestHeaders, ResponseHeaders headers.Rules
 	// Limiter and Cache are the route's policy state, nil when off.
 	Limiter *ratelimit.Limiter
-	Cache   *cache.Store
+	// ClusterLimiter is the route's rate limit when its scope is cluster
+	// (Limiter is then nil).
+	ClusterLimiter *ratelimit.ClusterLimiter
+	Cache          *cache.Store
 	// Policies names the policies on, for /health and the dashboard.
 	Policies []string
 	Stats    *stats.Series
