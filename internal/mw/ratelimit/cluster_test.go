@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/rgate/rgate/internal/cluster"
 	"github.com/rgate/rgate/internal/cluster/redistest"
 	"github.com/rgate/rgate/internal/config"
@@ -352,5 +354,57 @@ func TestDivideLimit(t *testing.T) {
 	}
 	if cfg.Tiers["gold"].Burst != 0 {
 		t.Fatal("the config's tiers were changed")
+	}
+}
+
+// TestClusterOnRedisCluster: on a Redis Cluster of three masters each
+// bucket is one key on its own node (no CROSSSLOT), and two replicas share
+// every client's budget.
+func TestClusterOnRedisCluster(t *testing.T) {
+	nodes := redistest.StartCluster(t, 3)
+	addrs := make([]string, len(nodes))
+	for i, n := range nodes {
+		addrs[i] = n.Addr
+	}
+	open := func() *cluster.Store {
+		c := &config.Cluster{Redis: config.Redis{Addrs: addrs, Timeout: config.Duration(time.Second)}}
+		cfg := config.Config{Cluster: c}
+		cfg.ApplyDefaults()
+		s, err := cluster.Open(c, "test:rc", slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Close() })
+		return s
+	}
+	cfg := config.RateLimit{Key: "header:X-User-ID", Default: rateCfg(4, time.Hour, 0)}
+	a, ha := newClusterTest(cfg, ClusterOptions{Store: open()})
+	b, hb := newClusterTest(cfg, ClusterOptions{Store: open()})
+	for u := range 40 { // spread over the slots of all three nodes
+		user := "user-" + strconv.Itoa(u)
+		admitted := 0
+		for i := range 10 {
+			h := ha
+			if i%2 == 1 {
+				h = hb
+			}
+			if send(h, "192.0.2.1:1", "X-User-ID", user).status == http.StatusNoContent {
+				admitted++
+			}
+		}
+		if admitted != 4 {
+			t.Fatalf("%s: admitted %d, want 4", user, admitted)
+		}
+	}
+	if a.Fallbacks()+b.Fallbacks() != 0 {
+		t.Fatalf("fallback decisions on a healthy cluster: %d", a.Fallbacks()+b.Fallbacks())
+	}
+	for _, n := range nodes {
+		c := redis.NewClient(&redis.Options{Addr: n.Addr})
+		keys, err := c.DBSize(context.Background()).Result()
+		c.Close()
+		if err != nil || keys == 0 {
+			t.Errorf("node %s holds %d buckets (%v): the keys did not spread", n.Addr, keys, err)
+		}
 	}
 }
