@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -166,7 +167,16 @@ func TestClusterRateLimitAcrossReplicas(t *testing.T) {
 		path   string
 		copies float64 // budgets admitted: 1 cluster-wide, one per replica locally
 	}{{"/c/x", 1}, {"/l/x", clusterReplicas}} {
+		resetCommandStats(t, srv.Addr)
 		res, took := runLoad(t, 3*time.Second, gws, 12, tc.path, "X-User-ID", "u-"+tc.path)
+		if tc.copies == 1 {
+			calls := redisCalls(t, srv.Addr)
+			t.Logf("%s: %d Redis commands (EVALSHA/EVAL) for %d admitted and %d refused: %.2f per admitted",
+				tc.path, calls, res.ok.Load(), res.limited.Load(), float64(calls)/float64(res.ok.Load()))
+			if calls > res.ok.Load()+res.limited.Load() {
+				t.Errorf("%s: %d Redis commands for %d requests", tc.path, calls, res.ok.Load()+res.limited.Load())
+			}
+		}
 		if n := res.failures.Load(); n > 0 {
 			t.Fatalf("%s: %d failed requests, first: %s", tc.path, n, res.firstFailure)
 		}
@@ -380,4 +390,33 @@ func checkTroubleReported(t *testing.T, gws []*gw) {
 			t.Errorf("replica %d: the log says unavailable %d times and available again %d times, want twice (or more) each", i, down, up)
 		}
 	}
+}
+
+// resetCommandStats clears the Redis server's INFO commandstats.
+func resetCommandStats(t *testing.T, addr string) {
+	t.Helper()
+	if out, err := exec.Command("redis-cli", "-u", "redis://"+addr, "config", "resetstat").CombinedOutput(); err != nil {
+		t.Fatalf("redis-cli config resetstat: %v %s", err, out)
+	}
+}
+
+// redisCalls is how many EVALSHA and EVAL commands the Redis server ran
+// since the last resetCommandStats.
+func redisCalls(t *testing.T, addr string) int64 {
+	t.Helper()
+	out, err := exec.Command("redis-cli", "-u", "redis://"+addr, "info", "commandstats").Output()
+	if err != nil {
+		t.Fatalf("redis-cli info commandstats: %v", err)
+	}
+	var n int64
+	for line := range strings.SplitSeq(string(out), "\n") {
+		name, rest, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if !ok || (name != "cmdstat_evalsha" && name != "cmdstat_eval") {
+			continue
+		}
+		calls, _, _ := strings.Cut(strings.TrimPrefix(rest, "calls="), ",")
+		v, _ := strconv.ParseInt(calls, 10, 64)
+		n += v
+	}
+	return n
 }

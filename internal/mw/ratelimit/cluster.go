@@ -106,6 +106,7 @@ type ClusterLimiter struct {
 	args     [][]any  // by tier (slot/2): interval, burst offset
 	replicas func() int
 	counters ClusterCounters
+	over     *overLimit                 // buckets Redis found empty, until their next token
 	share    atomic.Pointer[localShare] // on_store_error: local's buckets
 
 	storeErrors atomic.Uint64
@@ -132,6 +133,11 @@ func NewCluster(cfg config.RateLimit, o ClusterOptions) *ClusterLimiter {
 		replicas: o.Replicas,
 		counters: o.Counters,
 	}
+	maxKeys := cfg.MaxKeys
+	if maxKeys <= 0 {
+		maxKeys = config.DefaultRateMaxKeys
+	}
+	c.over = newOverLimit(maxKeys)
 	names := make([]string, len(c.l.bySlot)) // names[0]: the default tier, ""
 	for name, t := range c.l.tiers {
 		names[t.slot/2] = name
@@ -175,13 +181,12 @@ func (c *ClusterLimiter) Fallbacks() uint64 { return c.fallbacks.Load() }
 // Mode is the limit's on_store_error.
 func (c *ClusterLimiter) Mode() string { return c.mode }
 
-// decide runs the script for one request: admitted, and microseconds
-// until the bucket is full again (after this request when admitted).
-func (c *ClusterLimiter) decide(ctx context.Context, slot int, key string) (bool, float64, error) {
+// decide runs the script for one request on the bucket key with the
+// tier's args: admitted, and microseconds until the bucket is full again
+// (after this request when admitted).
+func (c *ClusterLimiter) decide(ctx context.Context, key string, args []any) (bool, float64, error) {
 	ctx, cancel := c.store.Context(ctx)
 	defer cancel()
-	key = c.prefixes[slot] + key
-	args := c.args[slot/2]
 	cmd, err := c.run(ctx, "evalsha", c.sha, key, args)
 	if err != nil && (errors.Is(err, redis.ErrNoScript) || redis.HasErrorPrefix(err, "NOSCRIPT")) {
 		cmd, err = c.run(ctx, "eval", gcraScript, key, args) // loads it for the next EVALSHA
@@ -277,11 +282,17 @@ func (h *clusterHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c := h.c
 	t := c.l.tierOf(r.Header)
 	key, slot := c.l.clientKey(r, t, w)
+	key = c.prefixes[slot] + key
+	now := c.over.now()
+	if d, ok := c.over.get(key, now); ok { // Redis said so; nothing can have changed that
+		h.answer(w, r, t, false, float64(d.full-now)/1e3)
+		return
+	}
 	if !c.store.Available() {
 		h.fallback(w, r, t)
 		return
 	}
-	ok, wait, err := c.decide(r.Context(), slot, key)
+	ok, wait, err := c.decide(r.Context(), key, c.args[slot/2])
 	if err != nil {
 		if r.Context().Err() == nil { // not the client going away
 			c.storeErrors.Add(1)
@@ -293,12 +304,24 @@ func (h *clusterHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fallback(w, r, t)
 		return
 	}
-	interval := float64(time.Second/time.Microsecond) / float64(t.perSec)
-	tokens := float64(t.burst) - wait/interval
-	l := c.l
+	if !ok {
+		interval := 1e6 / float64(t.perSec)
+		if retry := wait + interval - interval*float64(t.burst); retry > 0 {
+			c.over.put(key, now, time.Duration(retry*1e3), time.Duration(wait*1e3))
+		}
+	}
+	h.answer(w, r, t, ok, wait)
+}
+
+// answer writes the RateLimit fields of a decision (wait: microseconds
+// until the bucket is full), computed as the local limiter does, then
+// passes the request on or refuses it.
+func (h *clusterHandler) answer(w http.ResponseWriter, r *http.Request, t *tier, ok bool, wait float64) {
+	l := h.c.l
+	tokens := float64(t.burst) - wait/(1e6/float64(t.perSec))
 	vals := make([]string, 5)
 	vals[0] = t.limitHdr
-	vals[1] = l.itoa(int(max(tokens, 0)))
+	vals[1] = l.itoa(int(max(tokens, 0) + 1e-6)) // whole tokens, forgiving float noise
 	vals[2] = l.itoa(ceilSeconds(wait / 1e6))
 	vals[3] = t.policyHdr
 	hdr := w.Header()

@@ -408,3 +408,52 @@ func TestClusterOnRedisCluster(t *testing.T) {
 		}
 	}
 }
+
+// TestClusterEmptyBucketNotAskedAgain: once Redis refuses a client, this
+// replica refuses it until Retry-After without a Redis command, with the
+// same headers, and asks Redis again after that.
+func TestClusterEmptyBucketNotAskedAgain(t *testing.T) {
+	srv := redistest.Start(t)
+	s := openStore(t, srv.Addr, time.Second)
+	_, local := newTest(config.RateLimit{Default: rateCfg(5, time.Second, 1)})
+	_, h := newClusterTest(config.RateLimit{Default: rateCfg(5, time.Second, 1)}, ClusterOptions{Store: s})
+	send(local, "192.0.2.1:1")
+	if a := send(h, "192.0.2.1:1"); a.status != http.StatusNoContent {
+		t.Fatalf("first: %+v", a)
+	}
+	if err := s.Client().ConfigResetStat(context.Background()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		a, want := send(h, "192.0.2.1:1"), send(local, "192.0.2.1:1")
+		if a.status != http.StatusTooManyRequests || a.headers() != want.headers() {
+			t.Fatalf("refusal %d: %+v, local %+v", i, a, want)
+		}
+	}
+	if n := commandStats(t, s)["evalsha"]; n != 1 {
+		t.Fatalf("20 refusals cost %d EVALSHA, want 1 (the first)", n)
+	}
+	time.Sleep(250 * time.Millisecond) // one token per 200ms
+	if a := send(h, "192.0.2.1:1"); a.status != http.StatusNoContent {
+		t.Fatalf("after Retry-After: %+v", a)
+	}
+}
+
+func TestOverLimitBounded(t *testing.T) {
+	o := newOverLimit(64)
+	for i := range 1000 {
+		o.put("k"+strconv.Itoa(i), o.now(), time.Hour, time.Hour)
+	}
+	n := 0
+	for i := range o.shards {
+		n += len(o.shards[i].m)
+	}
+	if n > 64 || n == 0 {
+		t.Fatalf("%d entries for a cap of 64", n)
+	}
+	o.put("gone", o.now(), time.Nanosecond, time.Nanosecond)
+	time.Sleep(time.Millisecond)
+	if _, ok := o.get("gone", o.now()); ok {
+		t.Fatal("a lapsed denial still held")
+	}
+}
