@@ -15,6 +15,11 @@ package ratelimit
 // then computed exactly as the local path computes them: the bucket holds
 // burst - wait/interval tokens.
 //
+// Concurrent decisions share the connection's writes and reads through
+// go-redis's autopipeliner (see pipeliner). A bucket Redis refused is
+// refused by this replica until its Retry-After without asking again
+// (overLimit).
+//
 // A key is store.Key("rl:" + route + ":" + tier + ":" + kind + ":" +
 // client), kind "h" for header-keyed clients and "ip" for IP-keyed ones
 // (kept apart as in the local maps). The script touches that one key, so
