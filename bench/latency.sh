@@ -27,6 +27,13 @@
 # WARMUP=2s LAYOUT=split BACKEND_PORT=18280 RGATE_PORT=18200 TARGET_US=1000 NOISE_MAX=20
 # RERUNS=2 KEEP=1 (keep the work directory) RGATE_BIN=... (use this rgate
 # binary instead of building the working tree) BACKEND_BIN=...
+# RGATE_CONFIG_TMPL=bench/configs/NAME.yml.tmpl runs rgate on that template
+# instead of the plain route (@BACKEND_PORT@ filled in); a template with
+# @REDIS_ADDR@ also gets a redis-server on 127.0.0.1:$REDIS_PORT (default
+# 18289, no persistence, pinned like rgate). The added p99 of a cluster
+# rate limit over a local one is the difference of two runs:
+#   RATE=N RGATE_CONFIG_TMPL=bench/configs/rgate-rl-local.yml.tmpl bench/latency.sh
+#   RATE=N RGATE_CONFIG_TMPL=bench/configs/rgate-rl-cluster.yml.tmpl bench/latency.sh
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/tools/lib.sh"
 
@@ -46,13 +53,34 @@ case "$LAYOUT" in
   *) die "LAYOUT must be split or none" ;;
 esac
 RERUNS=${RERUNS:-2}
+RGATE_CONFIG_TMPL=${RGATE_CONFIG_TMPL:-}
+REDIS_PORT=${REDIS_PORT:-18289}
+NEED_REDIS=0
+if [[ -n "$RGATE_CONFIG_TMPL" ]]; then
+  [[ -r "$RGATE_CONFIG_TMPL" ]] || die "RGATE_CONFIG_TMPL=$RGATE_CONFIG_TMPL: not readable"
+  if grep -q '@REDIS_ADDR@' "$RGATE_CONFIG_TMPL"; then NEED_REDIS=1; fi
+fi
 
 for p in "$BACKEND_PORT" "$RGATE_PORT"; do port_free "$p" || die "port $p is busy"; done
+if ((NEED_REDIS)); then
+  command -v redis-server >/dev/null && command -v redis-cli >/dev/null || die "redis-server and redis-cli are needed for $RGATE_CONFIG_TMPL"
+  port_free "$REDIS_PORT" || die "port $REDIS_PORT is busy"
+fi
 build_all
 
 start_bg backend "$CPU_SRV" "$WORK/backend" -addr "127.0.0.1:$BACKEND_PORT"
 BACKEND_PID=$PID
-static_config "$WORK/rgate.yml" "$BACKEND_PORT"
+if ((NEED_REDIS)); then
+  start_bg redis "$CPU_SRV" redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no --dir "$WORK"
+  for _ in $(seq 100); do [[ $(redis-cli -p "$REDIS_PORT" ping 2>/dev/null) == PONG ]] && break; sleep 0.1; done
+  [[ $(redis-cli -p "$REDIS_PORT" ping 2>/dev/null) == PONG ]] || die "redis-server did not answer on 127.0.0.1:$REDIS_PORT"
+fi
+if [[ -n "$RGATE_CONFIG_TMPL" ]]; then
+  sed -e "s#@BACKEND_PORT@#$BACKEND_PORT#g" -e "s#@REDIS_ADDR@#127.0.0.1:$REDIS_PORT#g" "$RGATE_CONFIG_TMPL" >"$WORK/rgate.yml"
+  "$WORK/rgate" validate --config "$WORK/rgate.yml" >&2 || die "$RGATE_CONFIG_TMPL does not validate"
+else
+  static_config "$WORK/rgate.yml" "$BACKEND_PORT"
+fi
 start_bg rgate "$CPU_SRV" "$WORK/rgate" --config "$WORK/rgate.yml" --port "$RGATE_PORT" --bind 127.0.0.1 --log-level warn
 RGATE_PID=$PID
 wait_http "http://127.0.0.1:$BACKEND_PORT/" || die "backend did not answer"

@@ -36,6 +36,7 @@ PEND_CMD="" PEND_NAME=""
 
 PORT_NGINX=18081 PORT_HAPROXY=18082 PORT_CADDY=18083 PORT_TRAEFIK=18084
 PORT_RGATE=18085 PORT_RGATE_POLICIES=18086 PORT_BASELINE=18090
+PORT_RGATE_RL_LOCAL=18087 PORT_RGATE_RL_CLUSTER=18088 REDIS_PORT=18089
 
 usage() {
   cat <<EOF
@@ -48,8 +49,10 @@ summary; writes everything to bench/results/latest.json. See bench/README.md.
 
 Targets (each proxies 127.0.0.1:PORT -> backend 127.0.0.1:$BACKEND_PORT):
   direct $BACKEND_PORT (backend alone), nginx $PORT_NGINX, haproxy $PORT_HAPROXY, caddy $PORT_CADDY,
-  traefik $PORT_TRAEFIK, rgate $PORT_RGATE, rgate-policies $PORT_RGATE_POLICIES, baseline-go $PORT_BASELINE.
-  A peer proxy that is not installed is skipped (and named at the end).
+  traefik $PORT_TRAEFIK, rgate $PORT_RGATE, rgate-policies $PORT_RGATE_POLICIES, baseline-go $PORT_BASELINE,
+  rgate-rl-local $PORT_RGATE_RL_LOCAL, rgate-rl-cluster $PORT_RGATE_RL_CLUSTER (with a redis-server on $REDIS_PORT).
+  A peer proxy that is not installed is skipped (and named at the end); so is
+  rgate-rl-cluster without redis-server.
 
 Run length:
   --quick                   short run: 1 KiB only, 2 reps x 3 s
@@ -59,8 +62,9 @@ Run length:
   --reps N                  measurements per target/size  (full: 3; quick: 2)
 Targets:
   --targets a,b,c           only these (direct,nginx,haproxy,caddy,traefik,rgate,
-                            rgate-policies,baseline-go,<candidate names>)
-  --no-rgate                do not build or run rgate and rgate-policies
+                            rgate-policies,rgate-rl-local,rgate-rl-cluster,baseline-go,
+                            <candidate names>)
+  --no-rgate                do not build or run rgate, rgate-policies and rgate-rl-*
   --no-baseline             do not include the stdlib baseline-go proxy
   --candidate 'CMD'         start CMD (via bash -c, pinned like the proxies) as a target
   --candidate-port N        port CMD listens on (127.0.0.1:N); required after each --candidate
@@ -186,6 +190,14 @@ if [[ $WITH_RGATE == 1 ]]; then
   # CMD is filled in there, for the record.
   add_target rgate "$PORT_RGATE" rgate
   add_target rgate-policies "$PORT_RGATE_POLICIES" rgate
+  # A rate-limited route, scope local vs scope cluster (one Redis decision per
+  # request, against the redis-server started below).
+  add_target rgate-rl-local "$PORT_RGATE_RL_LOCAL" rgate
+  if command -v redis-server >/dev/null; then
+    add_target rgate-rl-cluster "$PORT_RGATE_RL_CLUSTER" rgate
+  else
+    SKIPPED[rgate-rl-cluster]="redis-server not installed (apt-get install redis-server)"
+  fi
 fi
 if [[ $WITH_BASELINE == 1 ]]; then
   add_target baseline-go "$PORT_BASELINE" candidate
@@ -193,7 +205,7 @@ if [[ $WITH_BASELINE == 1 ]]; then
 fi
 for i in "${!CAND_CMDS[@]}"; do
   n=${CAND_NAMES[$i]}
-  [[ -z "${PORT[$n]:-}" ]] || die "duplicate target name $n (built in: direct, the peers, rgate, rgate-policies, baseline-go; see --no-rgate, --no-baseline)"
+  [[ -z "${PORT[$n]:-}" ]] || die "duplicate target name $n (built in: direct, the peers, rgate, rgate-policies, rgate-rl-*, baseline-go; see --no-rgate, --no-baseline)"
   add_target "$n" "${CAND_PORTS[$i]}" candidate
   CMD[$n]=${CAND_CMDS[$i]}
 done
@@ -220,7 +232,9 @@ for t in "${TARGETS[@]}" ; do
   seen[$p]=1
 done
 busy_ports=$(ss -Htln | awk '{print $4}' | sed 's/.*://' | sort -u)
-for p in "$BACKEND_PORT" $(for t in "${TARGETS[@]}"; do [[ $t == direct ]] || echo "${PORT[$t]}"; done); do
+NEED_REDIS=0
+has_target rgate-rl-cluster && NEED_REDIS=1
+for p in "$BACKEND_PORT" $( ((NEED_REDIS)) && echo "$REDIS_PORT" || true) $(for t in "${TARGETS[@]}"; do [[ $t == direct ]] || echo "${PORT[$t]}"; done); do
   if grep -qx "$p" <<<"$busy_ports"; then die "port $p is already in use"; fi
 done
 
@@ -228,10 +242,12 @@ done
 RUN_DIR=$(mktemp -d /tmp/rbench.XXXXXX)
 declare -A PID=()
 BACKEND_PID=""
+REDIS_PID=""
 cleanup() {
   local rc=$?
   for t in "${!PID[@]}"; do stop_pid "${PID[$t]}"; done
   [[ -n "$BACKEND_PID" ]] && stop_pid "$BACKEND_PID"
+  [[ -n "$REDIS_PID" ]] && stop_pid "$REDIS_PID"
   if [[ $KEEP_RUNDIR == 1 || $rc -ne 0 ]]; then
     echo "run.sh: logs and configs kept in $RUN_DIR" >&2
   else
@@ -261,7 +277,8 @@ trap 'exit 130' INT TERM
 
 render() {  # render configs/$1.tmpl to $RUN_DIR/$1
   sed -e "s#@RUN@#$RUN_DIR#g" -e "s#@PORT@#$2#g" -e "s#@BACKEND_PORT@#$BACKEND_PORT#g" \
-      -e "s#@WORKERS@#$WORKERS#g" "$BENCH_DIR/configs/$1.tmpl" > "$RUN_DIR/$1"
+      -e "s#@WORKERS@#$WORKERS#g" -e "s#@REDIS_ADDR@#127.0.0.1:$REDIS_PORT#g" \
+      "$BENCH_DIR/configs/$1.tmpl" > "$RUN_DIR/$1"
 }
 
 wait_ready() {  # wait_ready NAME PORT PID: until GET / returns 200 with the default body
@@ -283,7 +300,7 @@ log "building backend and baseline-go ($GO_VERSION)"
 (cd "$REPO_DIR" && go build -trimpath -o "$BUILD_DIR/backend" ./bench/backend) || die "backend build failed"
 (cd "$REPO_DIR" && go build -trimpath -o "$BUILD_DIR/baseline-go" ./bench/baseline-go) || die "baseline-go build failed"
 RGATE_GIT=""
-if has_target rgate || has_target rgate-policies; then
+if has_target rgate || has_target rgate-policies || has_target rgate-rl-local || has_target rgate-rl-cluster; then
   RGATE_GIT=$(git -C "$REPO_DIR" describe --always --dirty 2>/dev/null || echo unknown)
   log "building rgate from $REPO_DIR (git $RGATE_GIT)"
   (cd "$REPO_DIR" && go build -o "$RGATE_BIN" ./cmd/rgate) || die "rgate build failed (go build ./cmd/rgate in $REPO_DIR)"
@@ -294,6 +311,18 @@ log "layout=$LAYOUT (wrk cpus $LG_CPUS, proxy cpus $PROXY_CPUS, backend cpus $BA
   -delay "$BACKEND_DELAY" >"$RUN_DIR/backend.log" 2>&1 &
 BACKEND_PID=$!
 wait_ready backend "$BACKEND_PORT" "$BACKEND_PID"
+redis_cli() { redis-cli -h 127.0.0.1 -p "$REDIS_PORT" "$@"; }
+if ((NEED_REDIS)); then
+  # The shared store of rgate-rl-cluster: loopback only, no persistence, pinned
+  # like the backend (a dependency of the target, not the proxy measured).
+  command -v redis-cli >/dev/null || die "redis-cli not found (apt-get install redis-tools)"
+  "${PIN_BACKEND[@]}" redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
+    --dir "$RUN_DIR" --daemonize no >"$RUN_DIR/redis.log" 2>&1 &
+  REDIS_PID=$!
+  for i in $(seq 100); do [[ $(redis_cli ping 2>/dev/null) == PONG ]] && break; sleep 0.1; done
+  [[ $(redis_cli ping 2>/dev/null) == PONG ]] || { tail -20 "$RUN_DIR/redis.log" >&2; die "redis-server not answering on 127.0.0.1:$REDIS_PORT"; }
+  log "started redis-server (pid $REDIS_PID) on 127.0.0.1:$REDIS_PORT"
+fi
 
 start_target() {
   local t=$1 port=${PORT[$1]}
@@ -315,7 +344,7 @@ start_target() {
       render traefik-static.yml "$port"; render traefik-dynamic.yml "$port"
       "${PIN_PROXY[@]}" "$TRAEFIK_BIN" --configFile="$RUN_DIR/traefik-static.yml" \
         >"$RUN_DIR/$t.log" 2>&1 & ;;
-    rgate|rgate-policies)
+    rgate|rgate-policies|rgate-rl-local|rgate-rl-cluster)
       render "$t.yml" "$port"
       "$RGATE_BIN" validate --config "$RUN_DIR/$t.yml" >"$RUN_DIR/$t-validate.log" 2>&1 \
         || { cat "$RUN_DIR/$t-validate.log" >&2; die "$t: config $RUN_DIR/$t.yml does not validate"; }
@@ -355,6 +384,17 @@ if has_target rgate-policies; then
   curl -s -m 5 "http://127.0.0.1:$PORT_RGATE_POLICIES/metrics" | grep -q '^rgate_backend_breaker_state' \
     || die "rgate-policies: /metrics has no rgate_backend_breaker_state (circuit_breaker not active?)"
 fi
+for t in rgate-rl-local rgate-rl-cluster; do
+  has_target "$t" || continue
+  hdrs=$(curl -s -D - -o /dev/null -m 5 "http://127.0.0.1:${PORT[$t]}/" || true)
+  grep -qi '^RateLimit-Policy:' <<<"$hdrs" || die "$t: no RateLimit-Policy header (rate_limit not active?)"
+done
+if has_target rgate-rl-cluster; then
+  curl -s -m 5 "http://127.0.0.1:$PORT_RGATE_RL_CLUSTER/health" \
+    | python3 -c 'import json, sys; sys.exit(json.load(sys.stdin).get("cluster", {}).get("state") != "ok")' \
+    || die "rgate-rl-cluster: /health does not show the cluster store ok"
+  redis_cli config resetstat >/dev/null || die "redis-cli config resetstat failed"
+fi
 
 # ---------------------------------------------------------------- versions
 ver() { "$@" 2>&1 | head -1 | tr -d '"\\' || true; }
@@ -369,6 +409,8 @@ has_target traefik && VERSION[traefik]="$("$TRAEFIK_BIN" version 2>&1 | awk -F':
 if [[ -n "$RGATE_GIT" ]]; then
   VERSION[rgate]="$("$RGATE_BIN" --version 2>&1 | head -1 | tr -d '"\\') (git $RGATE_GIT, $GO_VERSION)"
   VERSION[rgate-policies]=${VERSION[rgate]}
+  VERSION[rgate-rl-local]=${VERSION[rgate]}
+  VERSION[rgate-rl-cluster]="${VERSION[rgate]}; $(redis-server --version 2>/dev/null | awk '{print $1" "$2" "$3}')"
 fi
 
 # ---------------------------------------------------------------- measure
@@ -498,6 +540,36 @@ lines = sum(1 for _ in open(sys.argv[1], "rb"))
 print(json.dumps({"metrics": vals, "access_log_lines": lines}))
 ' "$RUN_DIR/rgate-policies-access.log" || echo null)
 fi
+# What rgate-rl-cluster cost Redis: commands per admitted request, from INFO
+# commandstats (reset before measuring) over rgate's own request counters.
+CLUSTER_RL_JSON=null
+if has_target rgate-rl-cluster; then
+  CLUSTER_RL_JSON=$(python3 - "$(redis_cli info commandstats)" \
+      "$(curl -s -m 5 "http://127.0.0.1:$PORT_RGATE_RL_CLUSTER/metrics")" <<'PY' || echo null
+import json, sys
+stats = {}
+for line in sys.argv[1].splitlines():
+    if line.startswith("cmdstat_"):
+        name, rest = line.strip().split(":", 1)
+        stats[name[len("cmdstat_"):]] = int(dict(kv.split("=") for kv in rest.split(","))["calls"])
+m = {}
+for line in sys.argv[2].splitlines():
+    if line.startswith("#") or not line.strip():
+        continue
+    name = line.split("{")[0].split(" ")[0]
+    if name.startswith("rgate_requests_total") and 'code="2xx"' not in line:
+        continue
+    m[name] = m.get(name, 0) + float(line.rsplit(" ", 1)[1])
+admitted = m.get("rgate_requests_total", 0)  # 2xx only: the admitted requests
+client = sum(v for k, v in stats.items() if k in ("evalsha", "eval"))
+print(json.dumps({"redis_commandstats": stats, "admitted_2xx": admitted,
+                  "redis_client_commands": client,
+                  "redis_commands_per_admitted": round(client / admitted, 4) if admitted else None,
+                  "fallback_decisions": m.get("rgate_ratelimit_fallback_total", 0),
+                  "store_errors": m.get("rgate_ratelimit_store_errors_total", 0)}))
+PY
+)
+fi
 META="$RUN_DIR/meta.json"
 {
   printf '{"started_unix":%s,"measure_seconds":%s,"mode":"%s","layout":"%s","order":"%s",' "$START_TS" "$ELAPSED" "$MODE" "$LAYOUT" "$ORDER"
@@ -508,7 +580,7 @@ META="$RUN_DIR/meta.json"
   printf '"backend_delay":"%s","host":{"nproc":%s,"kernel":"%s","cpu":"%s"},' "$BACKEND_DELAY" "$(nproc)" "$(uname -r)" \
     "$(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo)"
   printf '"argv":%s,' "$(python3 -c 'import json,sys; print(json.dumps(sys.argv[1:]))' "${ORIG_ARGS[@]}")"
-  printf '"rgate_git":%s,"rgate_policies":%s,' "$(jstr "$RGATE_GIT")" "$POLICY_JSON"
+  printf '"rgate_git":%s,"rgate_policies":%s,"rgate_rl_cluster":%s,' "$(jstr "$RGATE_GIT")" "$POLICY_JSON" "$CLUSTER_RL_JSON"
   printf '"skipped":{'
   first=1
   for t in "${!SKIPPED[@]}"; do

@@ -50,6 +50,7 @@ RGATE_COMPARISONS = [
     ("rps", "rgate", "caddy"),
     ("rps", "rgate", "traefik"),
     ("us", "rgate-policies", "rgate"),
+    ("us", "rgate-rl-cluster", "rgate-rl-local"),
 ]
 
 
@@ -188,6 +189,12 @@ def main():
             print(f"rgate-policies after the run: {pol.get('access_log_lines', 0)} access-log lines, "
                   f"{m.get('rgate_rate_limited_total', 0):.0f} rate-limited, "
                   f"breaker trips {m.get('rgate_backend_breaker_trips_total', 0):.0f}")
+        rl = meta.get("rgate_rl_cluster")
+        if rl:
+            per = rl.get("redis_commands_per_admitted")
+            print(f"rgate-rl-cluster after the run: {per if per is not None else '-'} Redis commands per admitted request "
+                  f"({rl.get('redis_client_commands', 0)} EVALSHA/EVAL for {rl.get('admitted_2xx', 0):.0f} admitted), "
+                  f"{rl.get('fallback_decisions', 0):.0f} fallback decisions, {rl.get('store_errors', 0):.0f} store errors")
         print()
     steal = max((row["steal_cpu_pct_median"] for row in summary), default=0)
     if steal > 10:

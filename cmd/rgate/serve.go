@@ -69,7 +69,8 @@ func serve(cfg *config.Config, o options, log *slog.Logger) error {
 	}
 	defer closeEngines()
 	sharer := clusterstats.New(clusterstats.Options{Store: shared, Stats: store, Log: log}) // nil without cluster:
-	gw := gateway.New(cfg, gateway.Options{Stats: store, Metrics: mets, AccessLog: alog, Recent: ring, Cluster: shared, Log: log})
+	gw := gateway.New(cfg, gateway.Options{Stats: store, Metrics: mets, AccessLog: alog, Recent: ring, Cluster: shared,
+		Replicas: sharer.Replicas, Log: log})
 	defer gw.Close()
 	wireSources(mets, store, gw, disc, certStore)
 

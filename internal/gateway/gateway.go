@@ -44,7 +44,11 @@ type Options struct {
 	// Cluster is the store shared with other replicas; nil without a
 	// cluster: section.
 	Cluster *cluster.Store
-	Log     *slog.Logger
+	// Replicas returns how many replicas are live now; cluster-scoped
+	// rate limits share their limit between them while Redis fails
+	// (on_store_error: local). nil: 1.
+	Replicas func() int
+	Log      *slog.Logger
 }
 
 // Gateway routes requests through the current table.
@@ -91,11 +95,12 @@ func New(cfg *config.Config, o Options) *Gateway {
 	st := route.NewState()
 	st.Auth = auth.NewRegistry(o.Log)
 	g.apply.deps = route.Deps{
-		Stats:   o.Stats,
-		Metrics: o.Metrics,
-		State:   st,
-		Forward: g.forwarder.Handler,
-		Cluster: o.Cluster,
+		Stats:    o.Stats,
+		Metrics:  o.Metrics,
+		State:    st,
+		Forward:  g.forwarder.Handler,
+		Cluster:  o.Cluster,
+		Replicas: o.Replicas,
 	}
 	g.SetConfig(cfg)
 	return g

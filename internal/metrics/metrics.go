@@ -70,6 +70,7 @@ type Metrics struct {
 	cache       *prometheus.CounterVec // route, result
 	consumers   *prometheus.CounterVec // route, consumer, code
 	authFailed  *prometheus.CounterVec // route, consumer
+	cluster     clusterLimitVecs
 
 	sources atomic.Pointer[Sources]
 
@@ -110,6 +111,7 @@ func New() *Metrics {
 			Namespace: namespace, Name: "cache_requests_total",
 			Help: "Cacheable requests by route and result (hit, miss, stale).",
 		}, []string{"route", "result"}),
+		cluster: newClusterLimitVecs(),
 	}
 	m.consumers, m.authFailed = newConsumerVecs()
 	m.reg.MustRegister(m.consumers, m.authFailed)
@@ -119,6 +121,7 @@ func New() *Metrics {
 		m.requests, m.duration, m.inFlight, m.rateLimited, m.cache,
 		&stateCollector{m: m},
 	)
+	m.reg.MustRegister(m.cluster.collectors()...)
 	m.handler = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{
 		// One failing collector must not blank the whole page; the failure
 		// is counted in promhttp_metric_handler_errors_total instead.
@@ -190,6 +193,7 @@ func (m *Metrics) Forget(live ...RouteKey) {
 			m.cache.DeletePartialMatch(prometheus.Labels{"route": k.Route})
 			m.consumers.DeletePartialMatch(prometheus.Labels{"route": k.Route})
 			m.authFailed.DeletePartialMatch(prometheus.Labels{"route": k.Route})
+			m.cluster.forget(k.Route)
 		}
 	}
 }

@@ -63,6 +63,7 @@ func Compile(cfg *config.Config, snap docker.Snapshot, deps Deps) *Table {
 	t.index, t.hosts = indexRoutes(t.routes), indexHosts(t.routes)
 	st.Upstreams.Retain(ups)
 	st.limiters.sweep()
+	st.clusterRL.sweep()
 	st.breakers.sweep()
 	st.caches.sweep()
 	st.consumers.sweep()
@@ -109,7 +110,7 @@ func compileRoute(rc config.Route, b *Backend, st *State, deps Deps, as *authSet
 			r.Consumers = deps.Metrics.Consumers(r.Name, as.names)
 		}
 	}
-	r.Handler = chain(r, rc, b, st, deps.Forward)
+	r.Handler = chain(r, rc, b, st, deps)
 	return r
 }
 
@@ -117,10 +118,10 @@ func compileRoute(rc config.Route, b *Backend, st *State, deps Deps, as *authSet
 // breaker <- cache <- rate limit <- CORS, and lists the policies on in
 // rt.Policies. A table compiled only to be looked at (forward nil:
 // validate --docker) records the policies and builds no handler.
-func chain(r *Route, rc config.Route, b *Backend, st *State, forward func(*Route) http.Handler) http.Handler {
+func chain(r *Route, rc config.Route, b *Backend, st *State, deps Deps) http.Handler {
 	var h http.Handler
-	if forward != nil {
-		h = forward(r)
+	if deps.Forward != nil {
+		h = deps.Forward(r)
 	}
 	wrap := func(mk func(http.Handler) http.Handler) {
 		if h != nil {
@@ -136,7 +137,13 @@ func chain(r *Route, rc config.Route, b *Backend, st *State, forward func(*Route
 		wrap(func(next http.Handler) http.Handler { return cache.New(r.Cache, next) })
 		r.Policies = append(r.Policies, "cache")
 	}
-	if rl := rc.RateLimit; rl != nil {
+	// Without a store (a table compiled only to be looked at) a cluster
+	// scope is served as local.
+	if rl := rc.RateLimit; rl != nil && rl.Scope == config.ScopeCluster && deps.Cluster != nil {
+		r.ClusterLimiter = st.clusterRL.get(r.Name, *rl, func() *ratelimit.ClusterLimiter { return newClusterLimiter(r.Name, *rl, deps) })
+		wrap(func(next http.Handler) http.Handler { return ratelimit.NewClusterHandler(r.ClusterLimiter, next) })
+		r.Policies = append(r.Policies, "rate_limit")
+	} else if rl != nil {
 		r.Limiter = st.limiters.get(r.Name, *rl, func() *ratelimit.Limiter { return ratelimit.NewLimiter(*rl) })
 		wrap(func(next http.Handler) http.Handler { return ratelimit.New(r.Limiter, next) })
 		r.Policies = append(r.Policies, "rate_limit")
@@ -151,6 +158,16 @@ func chain(r *Route, rc config.Route, b *Backend, st *State, forward func(*Route
 	}
 	slices.Reverse(r.Policies)
 	return h
+}
+
+// newClusterLimiter makes a route's cluster-scoped rate limit on the
+// shared store.
+func newClusterLimiter(name string, rl config.RateLimit, deps Deps) *ratelimit.ClusterLimiter {
+	o := ratelimit.ClusterOptions{Store: deps.Cluster, Route: name, Replicas: deps.Replicas}
+	if deps.Metrics != nil {
+		o.Counters = deps.Metrics.ClusterLimit(name, rl.OnStoreError)
+	}
+	return ratelimit.NewCluster(rl, o)
 }
 
 // defaultAllow is the Allow header of a route without methods: every

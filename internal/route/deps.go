@@ -34,6 +34,10 @@ type Deps struct {
 	// Cluster is the store shared with other replicas; nil without a
 	// cluster: section.
 	Cluster *cluster.Store
+	// Replicas returns how many replicas are live now (this one
+	// included); cluster-scoped rate limits divide their limit by it
+	// under on_store_error: local. nil: 1.
+	Replicas func() int
 }
 
 // State is the policies' state, keyed by route name (config.Route.Name:
@@ -45,6 +49,7 @@ type State struct {
 	mu        sync.Mutex
 	Upstreams *upstream.Registry
 	limiters  keyed[*ratelimit.Limiter]
+	clusterRL keyed[*ratelimit.ClusterLimiter]
 	breakers  keyed[*breaker.Breaker]
 	caches    keyed[*cache.Store]
 	// Auth holds JWKS sources and the forward-auth client; Close it at

@@ -82,7 +82,10 @@ type Route struct {
 	RequestHeaders, ResponseHeaders headers.Rules
 	// Limiter and Cache are the route's policy state, nil when off.
 	Limiter *ratelimit.Limiter
-	Cache   *cache.Store
+	// ClusterLimiter is the route's rate limit when its scope is cluster
+	// (Limiter is then nil).
+	ClusterLimiter *ratelimit.ClusterLimiter
+	Cache          *cache.Store
 	// Auth is the route's auth policy (nil when off); AllowConsumers the
 	// consumers it lets through (empty: all); ForwardCredentials keeps the
 	// client's credential on the outbound request.
