@@ -95,8 +95,11 @@ func TestChaosSlowClients(t *testing.T) {
 		t.Logf("meanwhile %d normal requests: p50 %v, max %v (quiet: p50 %v, max %v)",
 			len(lat), p50.Round(time.Microsecond), pmax.Round(time.Microsecond),
 			chaosPercentile(quiet, 50).Round(time.Microsecond), chaosPercentile(quiet, 100).Round(time.Microsecond))
-		if maxClose > headerTimeout+1500*time.Millisecond {
-			t.Errorf("a slowloris connection stayed open %v, want closed within read_header_timeout %v + 1.5s", maxClose, headerTimeout)
+		// A head the fast path declines mid-way gets a fresh timeout at the
+		// hand-off (h1server's doc), so twice the timeout is by design;
+		// 1.5s more is the slack of a loaded machine.
+		if maxClose > 2*headerTimeout+1500*time.Millisecond {
+			t.Errorf("a slowloris connection stayed open %v, want closed within 2 x read_header_timeout %v + 1.5s", maxClose, headerTimeout)
 		}
 		if p50 > 100*time.Millisecond || pmax > time.Second {
 			t.Errorf("normal requests beside the slowloris connections: p50 %v, max %v; want p50 <= 100ms, max <= 1s", p50, pmax)
