@@ -37,6 +37,13 @@ PEND_CMD="" PEND_NAME=""
 PORT_NGINX=18081 PORT_HAPROXY=18082 PORT_CADDY=18083 PORT_TRAEFIK=18084
 PORT_RGATE=18085 PORT_RGATE_POLICIES=18086 PORT_BASELINE=18090
 PORT_RGATE_RL_LOCAL=18087 PORT_RGATE_RL_CLUSTER=18088 REDIS_PORT=18089
+# Opt-in rgate configs, run only when --targets names them: a route with API-key
+# or JWT auth, tracing at sample_ratio 0 and 1 (to bench/otlp-sink on
+# $OTLP_SINK_PORT), and cluster: without a cluster-scoped route.
+OPTIN_TARGETS=(rgate-auth-key rgate-auth-jwt rgate-tracing0 rgate-tracing1 rgate-cluster-idle)
+declare -A OPTIN_PORT=([rgate-auth-key]=18091 [rgate-auth-jwt]=18092 [rgate-tracing0]=18093
+  [rgate-tracing1]=18094 [rgate-cluster-idle]=18096)
+OTLP_SINK_PORT=18095
 
 usage() {
   cat <<EOF
@@ -51,6 +58,9 @@ Targets (each proxies 127.0.0.1:PORT -> backend 127.0.0.1:$BACKEND_PORT):
   direct $BACKEND_PORT (backend alone), nginx $PORT_NGINX, haproxy $PORT_HAPROXY, caddy $PORT_CADDY,
   traefik $PORT_TRAEFIK, rgate $PORT_RGATE, rgate-policies $PORT_RGATE_POLICIES, baseline-go $PORT_BASELINE,
   rgate-rl-local $PORT_RGATE_RL_LOCAL, rgate-rl-cluster $PORT_RGATE_RL_CLUSTER (with a redis-server on $REDIS_PORT).
+  Only when named in --targets: rgate-auth-key 18091, rgate-auth-jwt 18092 (wrk sends the
+  credential), rgate-tracing0 18093, rgate-tracing1 18094 (with bench/otlp-sink on $OTLP_SINK_PORT),
+  rgate-cluster-idle 18096 (cluster: with no cluster-scoped route; with the redis-server).
   A peer proxy that is not installed is skipped (and named at the end); so is
   rgate-rl-cluster without redis-server.
 
@@ -198,7 +208,13 @@ if [[ $WITH_RGATE == 1 ]]; then
   else
     SKIPPED[rgate-rl-cluster]="redis-server not installed (apt-get install redis-server)"
   fi
+  for t in "${OPTIN_TARGETS[@]}"; do
+    [[ ",$TARGETS_FILTER," == *",$t,"* ]] && add_target "$t" "${OPTIN_PORT[$t]}" rgate
+  done
 fi
+# Request headers wrk and the readiness checks send to a target (its credential).
+declare -A HDR=([rgate-auth-key]="X-API-Key: bench-api-key-0123456789")
+HDR[rgate-auth-jwt]="Authorization: Bearer $(tr -d '\n' <"$BENCH_DIR/configs/rgate-auth-jwt.token")"
 if [[ $WITH_BASELINE == 1 ]]; then
   add_target baseline-go "$PORT_BASELINE" candidate
   CMD[baseline-go]="$BUILD_DIR/baseline-go -listen 127.0.0.1:$PORT_BASELINE -upstream http://127.0.0.1:$BACKEND_PORT"
@@ -234,6 +250,7 @@ done
 busy_ports=$(ss -Htln | awk '{print $4}' | sed 's/.*://' | sort -u)
 NEED_REDIS=0
 has_target rgate-rl-cluster && NEED_REDIS=1
+has_target rgate-cluster-idle && NEED_REDIS=1
 for p in "$BACKEND_PORT" $( ((NEED_REDIS)) && echo "$REDIS_PORT" || true) $(for t in "${TARGETS[@]}"; do [[ $t == direct ]] || echo "${PORT[$t]}"; done); do
   if grep -qx "$p" <<<"$busy_ports"; then die "port $p is already in use"; fi
 done
@@ -242,12 +259,13 @@ done
 RUN_DIR=$(mktemp -d /tmp/rbench.XXXXXX)
 declare -A PID=()
 BACKEND_PID=""
-REDIS_PID=""
+REDIS_PID="" SINK_PID=""
 cleanup() {
   local rc=$?
   for t in "${!PID[@]}"; do stop_pid "${PID[$t]}"; done
   [[ -n "$BACKEND_PID" ]] && stop_pid "$BACKEND_PID"
   [[ -n "$REDIS_PID" ]] && stop_pid "$REDIS_PID"
+  [[ -n "$SINK_PID" ]] && stop_pid "$SINK_PID"
   if [[ $KEEP_RUNDIR == 1 || $rc -ne 0 ]]; then
     echo "run.sh: logs and configs kept in $RUN_DIR" >&2
   else
@@ -277,7 +295,7 @@ trap 'exit 130' INT TERM
 
 render() {  # render configs/$1.tmpl to $RUN_DIR/$1
   sed -e "s#@RUN@#$RUN_DIR#g" -e "s#@PORT@#$2#g" -e "s#@BACKEND_PORT@#$BACKEND_PORT#g" \
-      -e "s#@WORKERS@#$WORKERS#g" -e "s#@REDIS_ADDR@#127.0.0.1:$REDIS_PORT#g" \
+      -e "s#@WORKERS@#$WORKERS#g" -e "s#@REDIS_ADDR@#127.0.0.1:$REDIS_PORT#g" -e "s#@BENCH_DIR@#$BENCH_DIR#g" \
       "$BENCH_DIR/configs/$1.tmpl" > "$RUN_DIR/$1"
 }
 
@@ -285,7 +303,7 @@ wait_ready() {  # wait_ready NAME PORT PID: until GET / returns 200 with the def
   local name=$1 port=$2 pid=$3 i out
   for i in $(seq 150); do
     kill -0 "$pid" 2>/dev/null || { tail -20 "$RUN_DIR/$name.log" >&2; die "$name exited during startup"; }
-    out=$(curl -s -o /dev/null -m 2 -w '%{http_code} %{size_download}' "http://127.0.0.1:$port/" 2>/dev/null || true)
+    out=$(curl -s -o /dev/null -m 2 -w '%{http_code} %{size_download}' ${HDR[$name]:+-H "${HDR[$name]}"} "http://127.0.0.1:$port/" 2>/dev/null || true)
     [[ $out == "200 1024" ]] && return 0
     sleep 0.1
   done
@@ -300,7 +318,9 @@ log "building backend and baseline-go ($GO_VERSION)"
 (cd "$REPO_DIR" && go build -trimpath -o "$BUILD_DIR/backend" ./bench/backend) || die "backend build failed"
 (cd "$REPO_DIR" && go build -trimpath -o "$BUILD_DIR/baseline-go" ./bench/baseline-go) || die "baseline-go build failed"
 RGATE_GIT=""
-if has_target rgate || has_target rgate-policies || has_target rgate-rl-local || has_target rgate-rl-cluster; then
+rgate_targets=0
+for t in "${TARGETS[@]}"; do [[ ${KIND[$t]} == rgate ]] && rgate_targets=1; done
+if ((rgate_targets)); then
   RGATE_GIT=$(git -C "$REPO_DIR" describe --always --dirty 2>/dev/null || echo unknown)
   log "building rgate from $REPO_DIR (git $RGATE_GIT)"
   (cd "$REPO_DIR" && go build -o "$RGATE_BIN" ./cmd/rgate) || die "rgate build failed (go build ./cmd/rgate in $REPO_DIR)"
@@ -323,6 +343,15 @@ if ((NEED_REDIS)); then
   [[ $(redis_cli ping 2>/dev/null) == PONG ]] || { tail -20 "$RUN_DIR/redis.log" >&2; die "redis-server not answering on 127.0.0.1:$REDIS_PORT"; }
   log "started redis-server (pid $REDIS_PID) on 127.0.0.1:$REDIS_PORT"
 fi
+if has_target rgate-tracing0 || has_target rgate-tracing1; then
+  # The collector of the tracing targets: accepts OTLP/HTTP exports and counts
+  # them, pinned like the backend.
+  (cd "$REPO_DIR" && go build -trimpath -o "$BUILD_DIR/otlp-sink" ./bench/otlp-sink) || die "otlp-sink build failed"
+  "${PIN_BACKEND[@]}" "$BUILD_DIR/otlp-sink" -addr "127.0.0.1:$OTLP_SINK_PORT" >"$RUN_DIR/otlp-sink.log" 2>&1 &
+  SINK_PID=$!
+  for i in $(seq 100); do curl -s -m 1 -o /dev/null "http://127.0.0.1:$OTLP_SINK_PORT/stats" && break; sleep 0.1; done
+  log "started otlp-sink (pid $SINK_PID) on 127.0.0.1:$OTLP_SINK_PORT"
+fi
 
 start_target() {
   local t=$1 port=${PORT[$1]}
@@ -344,7 +373,7 @@ start_target() {
       render traefik-static.yml "$port"; render traefik-dynamic.yml "$port"
       "${PIN_PROXY[@]}" "$TRAEFIK_BIN" --configFile="$RUN_DIR/traefik-static.yml" \
         >"$RUN_DIR/$t.log" 2>&1 & ;;
-    rgate|rgate-policies|rgate-rl-local|rgate-rl-cluster)
+    rgate|rgate-policies|rgate-rl-local|rgate-rl-cluster|rgate-auth-key|rgate-auth-jwt|rgate-tracing0|rgate-tracing1|rgate-cluster-idle)
       render "$t.yml" "$port"
       "$RGATE_BIN" validate --config "$RUN_DIR/$t.yml" >"$RUN_DIR/$t-validate.log" 2>&1 \
         || { cat "$RUN_DIR/$t-validate.log" >&2; die "$t: config $RUN_DIR/$t.yml does not validate"; }
@@ -370,7 +399,7 @@ for t in "${TARGETS[@]}"; do start_target "$t"; done
 # Every target must serve every size correctly before we measure anything.
 for t in "${TARGETS[@]}"; do
   for s in "${SIZE_LIST[@]}"; do
-    out=$(curl -s -o /dev/null -m 5 -w '%{http_code} %{size_download}' "http://127.0.0.1:${PORT[$t]}/?size=$s" || true)
+    out=$(curl -s -o /dev/null -m 5 -w '%{http_code} %{size_download}' ${HDR[$t]:+-H "${HDR[$t]}"} "http://127.0.0.1:${PORT[$t]}/?size=$s" || true)
     [[ $out == "200 $s" ]] || die "$t returned '$out' for size $s"
   done
 done
@@ -388,6 +417,12 @@ for t in rgate-rl-local rgate-rl-cluster; do
   has_target "$t" || continue
   hdrs=$(curl -s -D - -o /dev/null -m 5 "http://127.0.0.1:${PORT[$t]}/" || true)
   grep -qi '^RateLimit-Policy:' <<<"$hdrs" || die "$t: no RateLimit-Policy header (rate_limit not active?)"
+done
+# The auth targets must refuse a request without the credential.
+for t in rgate-auth-key rgate-auth-jwt; do
+  has_target "$t" || continue
+  out=$(curl -s -o /dev/null -m 5 -w '%{http_code}' "http://127.0.0.1:${PORT[$t]}/" || true)
+  [[ $out == 401 ]] || die "$t answered $out without a credential, want 401 (auth not active?)"
 done
 if has_target rgate-rl-cluster; then
   curl -s -m 5 "http://127.0.0.1:$PORT_RGATE_RL_CLUSTER/health" \
@@ -411,6 +446,7 @@ if [[ -n "$RGATE_GIT" ]]; then
   VERSION[rgate-policies]=${VERSION[rgate]}
   VERSION[rgate-rl-local]=${VERSION[rgate]}
   VERSION[rgate-rl-cluster]="${VERSION[rgate]}; $(redis-server --version 2>/dev/null | awk '{print $1" "$2" "$3}')"
+  for t in "${OPTIN_TARGETS[@]}"; do VERSION[$t]=${VERSION[rgate]}; done
 fi
 
 # ---------------------------------------------------------------- measure
@@ -442,14 +478,14 @@ measure_once() {  # measure_once TARGET SIZE ROUND -> one JSON sample on stdout
   local ppid=""
   [[ $t == direct ]] || ppid=${PID[$t]}
   if [[ $WARMUP != 0 ]]; then
-    "${PIN_LG[@]}" wrk -t"$THREADS" -c"$CONNS" -d"${WARMUP}s" "$url" >/dev/null 2>&1 \
+    "${PIN_LG[@]}" wrk -t"$THREADS" -c"$CONNS" -d"${WARMUP}s" ${HDR[$t]:+-H "${HDR[$t]}"} "$url" >/dev/null 2>&1 \
       || die "wrk warm-up against $t failed"
   fi
   local lg0 lgt0 sv0 svt0 st0 sq0 ss0 bk0 px0 lg1 lgt1 sv1 svt1 st1 sq1 ss1 bk1 px1
   read -r lg0 lgt0 < <(core_busy "$LG_CPUS"); read -r sv0 svt0 < <(core_busy "$PROXY_CPUS")
   read -r st0 sq0 ss0 < <(sys_jiffies); bk0=$(tree_jiffies "$BACKEND_PID"); px0=$(tree_jiffies $ppid)
   local TIMEFORMAT='BENCHTIME %3R %3U %3S'
-  out=$( { time "${PIN_LG[@]}" wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency \
+  out=$( { time "${PIN_LG[@]}" wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency ${HDR[$t]:+-H "${HDR[$t]}"} \
         -s "$BENCH_DIR/lib/report.lua" "$url" 2>&1; } 2>&1 ) || { echo "$out" >&2; die "wrk against $t failed"; }
   px1=$(tree_jiffies $ppid); bk1=$(tree_jiffies "$BACKEND_PID"); read -r st1 sq1 ss1 < <(sys_jiffies)
   read -r lg1 lgt1 < <(core_busy "$LG_CPUS"); read -r sv1 svt1 < <(core_busy "$PROXY_CPUS")

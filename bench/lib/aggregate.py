@@ -51,6 +51,11 @@ RGATE_COMPARISONS = [
     ("rps", "rgate", "traefik"),
     ("us", "rgate-policies", "rgate"),
     ("us", "rgate-rl-cluster", "rgate-rl-local"),
+    ("us", "rgate-auth-key", "rgate"),
+    ("us", "rgate-auth-jwt", "rgate"),
+    ("us", "rgate-tracing0", "rgate"),
+    ("us", "rgate-tracing1", "rgate"),
+    ("us", "rgate-cluster-idle", "rgate"),
 ]
 
 
