@@ -318,30 +318,12 @@ func (h *clusterHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.answer(w, r, t, ok, wait)
 }
 
-// answer writes the RateLimit fields of a decision (wait: microseconds
-// until the bucket is full), computed as the local limiter does, then
-// passes the request on or refuses it.
+// answer writes a decision (wait: microseconds until the bucket is
+// full) as the local limiter does.
 func (h *clusterHandler) answer(w http.ResponseWriter, r *http.Request, t *tier, ok bool, wait float64) {
-	l := h.c.l
 	tokens := float64(t.burst) - wait/(1e6/float64(t.perSec))
-	vals := make([]string, 5)
-	vals[0] = t.limitHdr
-	vals[1] = l.itoa(int(max(tokens, 0) + 1e-6)) // whole tokens, forgiving float noise
-	vals[2] = l.itoa(ceilSeconds(wait / 1e6))
-	vals[3] = t.policyHdr
-	hdr := w.Header()
-	hdr[HeaderLimit] = vals[0:1:1]
-	hdr[HeaderRemaining] = vals[1:2:2]
-	hdr[HeaderReset] = vals[2:3:3]
-	hdr[HeaderPolicy] = vals[3:4:4]
-	if ok {
-		h.next.ServeHTTP(w, r)
-		return
-	}
-	vals[4] = l.itoa(max(ceilSeconds((1-tokens)/float64(t.perSec)), 1))
-	hdr[HeaderRetryAfter] = vals[4:5:5]
-	reqinfo.From(w).RateLimited = true
-	httperr.Write(w, r, httperr.ErrRateLimited)
+	// whole tokens, forgiving float noise
+	h.c.l.answer(w, r, h.next, t, ok, int(max(tokens, 0)+1e-6), wait/1e6, tokens)
 }
 
 // fallback decides by on_store_error while Redis cannot.

@@ -42,14 +42,24 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	b := l.bucket(s, slot, key, now)
 	ok := b.AllowN(now, 1)
 	tokens := b.TokensAt(now)
+	if !l.answer(w, r, h.next, t, ok, int(max(tokens, 0)), (float64(t.burst)-tokens)/float64(t.perSec), tokens) {
+		s.limited.Add(1)
+	}
+}
 
+// answer writes a decision's RateLimit fields (remaining whole tokens,
+// fullIn seconds until the bucket is full, tokens left now), then passes
+// r to next, or refuses it with 429 and Retry-After; it reports ok. Both
+// the local and the cluster handler answer through it.
+func (l *Limiter) answer(w http.ResponseWriter, r *http.Request, next http.Handler, t *tier, ok bool,
+	remaining int, fullIn, tokens float64) bool {
 	// One backing array for every value; each header gets a slice capped at
 	// its own element, so an Add elsewhere reallocates instead of
 	// overwriting a neighbour.
 	vals := make([]string, 5)
 	vals[0] = t.limitHdr
-	vals[1] = l.itoa(int(max(tokens, 0)))
-	vals[2] = l.itoa(ceilSeconds((float64(t.burst) - tokens) / float64(t.perSec)))
+	vals[1] = l.itoa(remaining)
+	vals[2] = l.itoa(ceilSeconds(fullIn))
 	vals[3] = t.policyHdr
 	hdr := w.Header()
 	hdr[HeaderLimit] = vals[0:1:1]
@@ -57,15 +67,14 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr[HeaderReset] = vals[2:3:3]
 	hdr[HeaderPolicy] = vals[3:4:4]
 	if ok {
-		h.next.ServeHTTP(w, r)
-		return
+		next.ServeHTTP(w, r)
+		return true
 	}
-
-	s.limited.Add(1)
 	vals[4] = l.itoa(max(ceilSeconds((1-tokens)/float64(t.perSec)), 1))
 	hdr[HeaderRetryAfter] = vals[4:5:5]
 	reqinfo.From(w).RateLimited = true
 	httperr.Write(w, r, httperr.ErrRateLimited)
+	return false
 }
 
 // tierOf picks the request's tier: the tier header's value when it names a
