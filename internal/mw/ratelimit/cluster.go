@@ -15,8 +15,9 @@ package ratelimit
 // then computed exactly as the local path computes them: the bucket holds
 // burst - wait/interval tokens.
 //
-// Concurrent decisions share the connection's writes and reads through
-// go-redis's autopipeliner (see pipeliner). A bucket Redis refused is
+// Against one Redis, concurrent decisions go out together as one script
+// run (see batcher); against a Redis Cluster they share the connection's
+// writes and reads through go-redis's autopipeliner (see pipeliner). A bucket Redis refused is
 // refused by this replica until its Retry-After without asking again
 // (overLimit).
 //
@@ -105,7 +106,8 @@ type ClusterLimiter struct {
 	mode     string
 	store    *cluster.Store
 	client   redis.UniversalClient
-	ap       *redis.AutoPipeliner // nil: plain calls
+	batch    *batcher             // nil (Redis Cluster): one EVALSHA per decision
+	ap       *redis.AutoPipeliner // without batch; nil: plain calls
 	sha      string
 	prefixes []string // by map slot: the key up to the client
 	args     [][]any  // by tier (slot/2): interval, burst offset
@@ -133,10 +135,13 @@ func NewCluster(cfg config.RateLimit, o ClusterOptions) *ClusterLimiter {
 		mode:     cfg.OnStoreError,
 		store:    o.Store,
 		client:   o.Store.Client(),
-		ap:       pipeliner(o.Store.Client()),
+		batch:    newBatcher(o.Store),
 		sha:      redis.NewScript(gcraScript).Hash(),
 		replicas: o.Replicas,
 		counters: o.Counters,
+	}
+	if c.batch == nil {
+		c.ap = pipeliner(c.client)
 	}
 	maxKeys := cfg.MaxKeys
 	if maxKeys <= 0 {
@@ -192,6 +197,9 @@ func (c *ClusterLimiter) Mode() string { return c.mode }
 func (c *ClusterLimiter) decide(ctx context.Context, key string, args []any) (bool, float64, error) {
 	ctx, cancel := c.store.Context(ctx)
 	defer cancel()
+	if c.batch != nil {
+		return c.batch.decide(ctx, key, args)
+	}
 	cmd, err := c.run(ctx, "evalsha", c.sha, key, args)
 	if err != nil && (errors.Is(err, redis.ErrNoScript) || redis.HasErrorPrefix(err, "NOSCRIPT")) {
 		cmd, err = c.run(ctx, "eval", gcraScript, key, args) // loads it for the next EVALSHA

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -17,8 +18,10 @@ import (
 
 // BenchmarkDecision compares one admitted request's decision on a local
 // limit with one on a cluster limit against a real redis-server on
-// loopback (one client, 10k keys). The cluster run reports Redis
-// commands per admitted request from INFO commandstats.
+// loopback (one client, 10k keys): the cost of a decision when nothing
+// else is in flight. It reports this process's CPU per decision, and for
+// the cluster runs Redis commands per admitted request from INFO
+// commandstats.
 func BenchmarkDecision(b *testing.B) {
 	cfg := config.RateLimit{Key: "header:X-User-ID", Default: fast, OnStoreError: config.StoreErrorLocal}
 	next := http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
@@ -31,6 +34,8 @@ func BenchmarkDecision(b *testing.B) {
 		w := &nopWriter{h: http.Header{}}
 		admitted := 0
 		b.ReportAllocs()
+		start := cpuTime()
+		defer func() { b.ReportMetric(float64((cpuTime()-start).Microseconds())/float64(b.N), "cpu-us/op") }()
 		for i := 0; b.Loop(); i++ {
 			r.Header["X-User-Id"] = users[i%len(users) : i%len(users)+1]
 			clear(w.h)
@@ -47,20 +52,31 @@ func BenchmarkDecision(b *testing.B) {
 	})
 	srv := redistest.Start(b)
 	s := openStore(b, srv.Addr, time.Second)
-	for _, pipelined := range []bool{true, false} {
-		name := "cluster"
-		if !pipelined {
-			name = "cluster-unpipelined"
-		}
-		b.Run(name, func(b *testing.B) { benchCluster(b, s, cfg, next, pipelined, run) })
+	for _, mode := range clusterModes {
+		b.Run(mode, func(b *testing.B) { benchCluster(b, s, cfg, next, mode, run) })
 	}
 }
 
-func benchCluster(b *testing.B, s *cluster.Store, cfg config.RateLimit, next http.Handler, pipelined bool, run func(*testing.B, http.Handler) int) {
+// clusterModes are the ways a cluster limit can talk to one Redis:
+// "cluster" as it runs (batched), "cluster-autopipelined" (one EVALSHA
+// per decision, sharing the connection, as against a Redis Cluster) and
+// "cluster-unpipelined" (one EVALSHA per decision on a pooled connection).
+var clusterModes = []string{"cluster", "cluster-autopipelined", "cluster-unpipelined"}
+
+// newBenchCluster is a cluster limit for cfg on s in the given mode.
+func newBenchCluster(s *cluster.Store, cfg config.RateLimit, mode string) *ClusterLimiter {
 	c := NewCluster(cfg, ClusterOptions{Store: s, Route: "/bench"})
-	if !pipelined {
-		c.ap = nil
+	switch mode {
+	case "cluster-autopipelined":
+		c.batch, c.ap = nil, pipeliner(c.client)
+	case "cluster-unpipelined":
+		c.batch, c.ap = nil, nil
 	}
+	return c
+}
+
+func benchCluster(b *testing.B, s *cluster.Store, cfg config.RateLimit, next http.Handler, mode string, run func(*testing.B, http.Handler) int) {
+	c := newBenchCluster(s, cfg, mode)
 	h := NewClusterHandler(c, next)
 	if err := s.Client().ConfigResetStat(context.Background()).Err(); err != nil {
 		b.Fatal(err)
@@ -77,7 +93,8 @@ func benchCluster(b *testing.B, s *cluster.Store, cfg config.RateLimit, next htt
 
 // BenchmarkDecisionParallel is BenchmarkDecision from 64 goroutines (as
 // many requests in flight as the bench's wrk connections), reporting this
-// process's CPU per decision (Redis's own CPU is not in it).
+// process's CPU per decision and, for the cluster limits, Redis's own CPU
+// and client commands per decision.
 func BenchmarkDecisionParallel(b *testing.B) {
 	cfg := config.RateLimit{Default: fast, OnStoreError: config.StoreErrorLocal}
 	next := http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
@@ -99,22 +116,43 @@ func BenchmarkDecisionParallel(b *testing.B) {
 	b.Run("local", func(b *testing.B) { run(b, New(NewLimiter(cfg), next)) })
 	srv := redistest.Start(b)
 	s := openStore(b, srv.Addr, time.Second)
-	for _, pipelined := range []bool{true, false} {
-		name := "cluster"
-		if !pipelined {
-			name = "cluster-unpipelined"
-		}
-		b.Run(name, func(b *testing.B) {
-			c := NewCluster(cfg, ClusterOptions{Store: s, Route: "/bench"})
-			if !pipelined {
-				c.ap = nil
+	for _, mode := range clusterModes {
+		b.Run(mode, func(b *testing.B) {
+			c := newBenchCluster(s, cfg, mode)
+			if err := s.Client().ConfigResetStat(context.Background()).Err(); err != nil {
+				b.Fatal(err)
 			}
+			redisStart := redisCPU(b, s)
 			run(b, NewClusterHandler(c, next))
+			b.ReportMetric(float64((redisCPU(b, s)-redisStart).Microseconds())/float64(b.N), "redis-cpu-us/op")
+			stats := commandStats(b, s)
+			b.ReportMetric(float64(stats["evalsha"]+stats["eval"])/float64(b.N), "redis-cmds/op")
 			if c.Fallbacks() != 0 {
 				b.Fatalf("%d decisions fell back", c.Fallbacks())
 			}
 		})
 	}
+}
+
+// redisCPU is the Redis server's user + system CPU time (INFO cpu).
+func redisCPU(b *testing.B, s *cluster.Store) time.Duration {
+	b.Helper()
+	info, err := s.Client().Info(context.Background(), "cpu").Result()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var total float64
+	for line := range strings.SplitSeq(info, "\n") {
+		name, v, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if ok && (name == "used_cpu_user" || name == "used_cpu_sys") {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				b.Fatalf("INFO cpu %s: %q", name, v)
+			}
+			total += f
+		}
+	}
+	return time.Duration(total * float64(time.Second))
 }
 
 // cpuTime is this process's user + system CPU time.
