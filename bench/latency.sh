@@ -30,10 +30,17 @@
 # RGATE_CONFIG_TMPL=bench/configs/NAME.yml.tmpl runs rgate on that template
 # instead of the plain route (@BACKEND_PORT@ filled in); a template with
 # @REDIS_ADDR@ also gets a redis-server on 127.0.0.1:$REDIS_PORT (default
-# 18289, no persistence, pinned like rgate). The added p99 of a cluster
+# 18289, no persistence, pinned like rgate; REDIS_CPU=0 pins it with the
+# load generator instead, the closest this machine has to a Redis on its
+# own host, whose CPU does not compete with rgate's). The added p99 of a cluster
 # rate limit over a local one is the difference of two runs:
 #   RATE=N RGATE_CONFIG_TMPL=bench/configs/rgate-rl-local.yml.tmpl bench/latency.sh
 #   RATE=N RGATE_CONFIG_TMPL=bench/configs/rgate-rl-cluster.yml.tmpl bench/latency.sh
+# or, interleaved in one run (less noise between the two), with
+# BASE_CONFIG_TMPL: a second rgate on that template (port RGATE_PORT+1)
+# takes the backend's place as the reference ("base" instead of "direct"):
+#   RATE=N BASE_CONFIG_TMPL=bench/configs/rgate-rl-local.yml.tmpl \
+#     RGATE_CONFIG_TMPL=bench/configs/rgate-rl-cluster.yml.tmpl bench/latency.sh
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/tools/lib.sh"
 
@@ -55,13 +62,19 @@ esac
 RERUNS=${RERUNS:-2}
 RGATE_CONFIG_TMPL=${RGATE_CONFIG_TMPL:-}
 REDIS_PORT=${REDIS_PORT:-18289}
+REDIS_CPU=${REDIS_CPU:-$CPU_SRV}
+BASE_CONFIG_TMPL=${BASE_CONFIG_TMPL:-}
+BASE_PORT=$((RGATE_PORT + 1))
 NEED_REDIS=0
-if [[ -n "$RGATE_CONFIG_TMPL" ]]; then
-  [[ -r "$RGATE_CONFIG_TMPL" ]] || die "RGATE_CONFIG_TMPL=$RGATE_CONFIG_TMPL: not readable"
-  if grep -q '@REDIS_ADDR@' "$RGATE_CONFIG_TMPL"; then NEED_REDIS=1; fi
-fi
+for tmpl in "$RGATE_CONFIG_TMPL" "$BASE_CONFIG_TMPL"; do
+  [[ -n "$tmpl" ]] || continue
+  [[ -r "$tmpl" ]] || die "$tmpl: not readable"
+  if grep -q '@REDIS_ADDR@' "$tmpl"; then NEED_REDIS=1; fi
+done
 
-for p in "$BACKEND_PORT" "$RGATE_PORT"; do port_free "$p" || die "port $p is busy"; done
+ports=("$BACKEND_PORT" "$RGATE_PORT")
+[[ -z "$BASE_CONFIG_TMPL" ]] || ports+=("$BASE_PORT")
+for p in "${ports[@]}"; do port_free "$p" || die "port $p is busy"; done
 if ((NEED_REDIS)); then
   command -v redis-server >/dev/null && command -v redis-cli >/dev/null || die "redis-server and redis-cli are needed for $RGATE_CONFIG_TMPL"
   port_free "$REDIS_PORT" || die "port $REDIS_PORT is busy"
@@ -70,25 +83,43 @@ build_all
 
 start_bg backend "$CPU_SRV" "$WORK/backend" -addr "127.0.0.1:$BACKEND_PORT"
 BACKEND_PID=$PID
+OURS=("$BACKEND_PID") # the processes under test: their CPU is not "other"
 if ((NEED_REDIS)); then
-  start_bg redis "$CPU_SRV" redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no --dir "$WORK"
+  start_bg redis "$REDIS_CPU" redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no --dir "$WORK"
+  OURS+=("$PID")
   for _ in $(seq 100); do [[ $(redis-cli -p "$REDIS_PORT" ping 2>/dev/null) == PONG ]] && break; sleep 0.1; done
   [[ $(redis-cli -p "$REDIS_PORT" ping 2>/dev/null) == PONG ]] || die "redis-server did not answer on 127.0.0.1:$REDIS_PORT"
 fi
+render_config() { # render_config TEMPLATE OUT
+  sed -e "s#@BACKEND_PORT@#$BACKEND_PORT#g" -e "s#@REDIS_ADDR@#127.0.0.1:$REDIS_PORT#g" "$1" >"$2"
+  "$WORK/rgate" validate --config "$2" >&2 || die "$1 does not validate"
+}
 if [[ -n "$RGATE_CONFIG_TMPL" ]]; then
-  sed -e "s#@BACKEND_PORT@#$BACKEND_PORT#g" -e "s#@REDIS_ADDR@#127.0.0.1:$REDIS_PORT#g" "$RGATE_CONFIG_TMPL" >"$WORK/rgate.yml"
-  "$WORK/rgate" validate --config "$WORK/rgate.yml" >&2 || die "$RGATE_CONFIG_TMPL does not validate"
+  render_config "$RGATE_CONFIG_TMPL" "$WORK/rgate.yml"
 else
   static_config "$WORK/rgate.yml" "$BACKEND_PORT"
 fi
 start_bg rgate "$CPU_SRV" "$WORK/rgate" --config "$WORK/rgate.yml" --port "$RGATE_PORT" --bind 127.0.0.1 --log-level warn
 RGATE_PID=$PID
+OURS+=("$PID")
 wait_http "http://127.0.0.1:$BACKEND_PORT/" || die "backend did not answer"
 wait_http "http://127.0.0.1:$RGATE_PORT/" || { cat "$WORK/rgate.log" >&2; die "rgate did not answer"; }
 log "backend pid $BACKEND_PID on :$BACKEND_PORT, rgate pid $RGATE_PID on :$RGATE_PORT; layout $LAYOUT"
+# The reference the added latency is measured against: the backend alone,
+# or with BASE_CONFIG_TMPL a second rgate.
+REF=direct REF_URL="http://127.0.0.1:$BACKEND_PORT/" REF_PID=$BACKEND_PID
+if [[ -n "$BASE_CONFIG_TMPL" ]]; then
+  render_config "$BASE_CONFIG_TMPL" "$WORK/base.yml"
+  start_bg base "$CPU_SRV" "$WORK/rgate" --config "$WORK/base.yml" --port "$BASE_PORT" --bind 127.0.0.1 --log-level warn
+  REF=base REF_URL="http://127.0.0.1:$BASE_PORT/" REF_PID=$PID
+  OURS+=("$PID")
+  wait_http "$REF_URL" || { cat "$WORK/base.log" >&2; die "the base rgate did not answer"; }
+  log "base rgate ($BASE_CONFIG_TMPL) pid $REF_PID on :$BASE_PORT"
+fi
 
 busy_jiffies() { awk '/^cpu /{print $2+$3+$4+$7+$8+$9}' /proc/stat; }
 proc_jiffies() { awk '{sub(/.*\) /, ""); print $12+$13}' "/proc/$1/stat"; }
+ours_jiffies() { local p n=0; for p in "${OURS[@]}"; do n=$((n + $(proc_jiffies "$p"))); done; echo "$n"; }
 # run NAME URL PID ROUND: one measurement; re-run (up to RERUNS times) when
 # other processes used more than NOISE_MAX % of a core during it.
 run() {
@@ -103,16 +134,16 @@ run() {
 }
 measure_once() {
   local out rc=0 t0 t1 s0 s1 other secs
-  t0=$(busy_jiffies); s0=$(($(proc_jiffies "$BACKEND_PID") + $(proc_jiffies "$RGATE_PID")))
+  t0=$(busy_jiffies); s0=$(ours_jiffies)
   secs=$(date +%s.%N)
   local pin=(taskset -c "$CPU_LG")
   [[ "$CPU_LG" == - ]] && pin=()
   out=$("${pin[@]}" "$WORK/loadgen" -url "$2" -rate "$RATE" -duration "$DURATION" -warmup "$WARMUP" \
     -conns "$CONNS" -pid "$3" -label "$1") || rc=$?
-  t1=$(busy_jiffies); s1=$(($(proc_jiffies "$BACKEND_PID") + $(proc_jiffies "$RGATE_PID")))
+  t1=$(busy_jiffies); s1=$(ours_jiffies)
   secs=$(awk -v a="$secs" -v b="$(date +%s.%N)" 'BEGIN{print b-a}')
   # CPU used by everything else on the machine during the run (% of one
-  # core): total busy minus rgate, the backend and loadgen itself.
+  # core): total busy minus the processes under test and loadgen itself.
   other=$(printf '%s\n' "$out" | awk -v t="$((t1 - t0))" -v s="$((s1 - s0))" -v secs="$secs" '
     /^RESULT/ { for (i = 2; i <= NF; i++) { split($i, kv, "="); if (kv[1] == "self_cpu_ms") lg = kv[2] / 10 } }
     END { o = (t - s - lg) / secs; if (o < 0) o = 0; printf "%.0f", o }')
@@ -125,20 +156,19 @@ measure_once() {
 quiet_check
 FAILED=0
 : >"$WORK/results"
-DIRECT="http://127.0.0.1:$BACKEND_PORT/"
 VIA="http://127.0.0.1:$RGATE_PORT/"
 for ((r = 1; r <= ROUNDS; r++)); do
   if ((r % 2 == 1)); then order="direct rgate"; else order="rgate direct"; fi
   for t in $order; do
-    log "round $r: $t, $RATE req/s for $DURATION"
-    if [[ $t == direct ]]; then run direct "$DIRECT" "$BACKEND_PID" "$r"; else run rgate "$VIA" "$RGATE_PID" "$r"; fi
+    log "round $r: ${t/direct/$REF}, $RATE req/s for $DURATION"
+    if [[ $t == direct ]]; then run "$REF" "$REF_URL" "$REF_PID" "$r"; else run rgate "$VIA" "$RGATE_PID" "$r"; fi
   done
 done
 
 echo
 if [[ $LAYOUT == split ]]; then lay="loadgen cpu0, rgate+backend cpu1"; else lay="unpinned"; fi
 echo "rgate added latency at $RATE req/s ($DURATION x $ROUNDS rounds, $CONNS connections, $lay)"
-awk -v target="$TARGET_US" -v failed="$FAILED" -v noisemax="$NOISE_MAX" '
+awk -v target="$TARGET_US" -v failed="$FAILED" -v noisemax="$NOISE_MAX" -v ref="$REF" '
 function val(k,   i, kv) { for (i = 1; i <= NF; i++) { split($i, kv, "="); if (kv[1] == k) return kv[2] } return "" }
 {
   r = val("round") + 0; t = val("label")
@@ -150,17 +180,17 @@ function val(k,   i, kv) { for (i = 1; i <= NF; i++) { split($i, kv, "="); if (k
 END {
   printf "%-7s %5s %9s %9s %9s %9s %9s %12s %12s %8s\n", "target", "round", "p50 us", "p90 us", "p99 us", "p99.9 us", "max us", "cpu us/req", "lag p99 us", "other %"
   for (r = 1; r <= rounds; r++) for (ti = 1; ti <= 2; ti++) {
-    t = (ti == 1 ? "direct" : "rgate")
+    t = (ti == 1 ? ref : "rgate")
     printf "%-7s %5d %9.0f %9.0f %9.0f %9.0f %9.0f %12s %12.0f %8s\n", t, r, p50[t, r], p90[t, r], p99[t, r], p999[t, r], mx[t, r], cpu[t, r], lag[t, r], oth[t, r]
   }
   n = 0
-  for (r = 1; r <= rounds; r++) { d[++n] = p99["rgate", r] - p99["direct", r]; d50[n] = p50["rgate", r] - p50["direct", r] }
+  for (r = 1; r <= rounds; r++) { d[++n] = p99["rgate", r] - p99[ref, r]; d50[n] = p50["rgate", r] - p50[ref, r] }
   # median of the per-round differences
   for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) { if (d[j] < d[i]) { x = d[i]; d[i] = d[j]; d[j] = x } if (d50[j] < d50[i]) { x = d50[i]; d50[i] = d50[j]; d50[j] = x } }
   med = (n % 2 ? d[(n + 1) / 2] : (d[n / 2] + d[n / 2 + 1]) / 2)
   med50 = (n % 2 ? d50[(n + 1) / 2] : (d50[n / 2] + d50[n / 2 + 1]) / 2)
-  printf "added p99 per round (rgate - direct, us):"
-  for (r = 1; r <= rounds; r++) printf " %.0f", p99["rgate", r] - p99["direct", r]
+  printf "added p99 per round (rgate - %s, us):", ref
+  for (r = 1; r <= rounds; r++) printf " %.0f", p99["rgate", r] - p99[ref, r]
   printf "\nadded p50 (median over rounds): %.0f us\n", med50
   verdict = (med <= target ? "PASS" : "FAIL"); code = (med <= target ? 0 : 1)
   if (noisy) { verdict = "NOISY (would be " verdict "; other processes used > " noisemax "% of a core during some runs: rerun when quiet)"; code = 4 }
