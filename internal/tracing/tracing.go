@@ -22,8 +22,9 @@
 //     log still share one trace id and the upstream knows the decision.
 //     Tracestate is passed on only beside a valid traceparent.
 //   - Export: a batch span processor with a bounded queue that drops
-//     spans when full, never blocking a request; the exporter has a short
-//     timeout and no retries, so a collector that is down costs dropped
+//     spans when full, never blocking a request; the exporter (OTLP/HTTP
+//     protobuf, encoded directly, see otlpExporter) has a short timeout
+//     and no retries, so a collector that is down costs dropped
 //     spans and nothing else. Export failures are logged once when they
 //     start and once when export works again.
 //   - Lifecycle: New builds a Tracer from the config's tracing section;
@@ -36,10 +37,10 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
@@ -82,14 +83,8 @@ func New(cfg config.Tracing, log *slog.Logger) (*Tracer, error) {
 		return nil, err
 	}
 	t := &Tracer{cfg: cfg, root: sdktrace.TraceIDRatioBased(cfg.Ratio()), transport: newTransport()}
-	exp, err := otlptracehttp.New(context.Background(),
-		otlptracehttp.WithEndpointURL(endpoint),
-		otlptracehttp.WithHTTPClient(&http.Client{Transport: t.transport, Timeout: exportTimeout}),
-		otlptracehttp.WithRetry(otlptracehttp.RetryConfig{Enabled: false}),
-	)
-	if err != nil {
-		return nil, fmt.Errorf("creating the OTLP exporter: %w", err)
-	}
+	exp := newOTLPExporter(endpoint, &http.Client{Transport: t.transport, Timeout: exportTimeout})
+	exp.fromEnv(os.Getenv, log)
 	res := resource.NewSchemaless(attribute.String("service.name", cfg.ServiceName))
 	t.provider = sdktrace.NewTracerProvider(
 		sdktrace.WithResource(res),
