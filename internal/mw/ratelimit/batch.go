@@ -4,7 +4,7 @@ package ratelimit
 //
 // Against one Redis (standalone or Sentinel) a cluster-scoped limit sends
 // the decisions that arrive while one is on its way together, as one
-// EVALSHA of batchScript: the first request of an idle limit sends its
+// EVALSHA of gcraScript over all their keys: the first request of an idle limit sends its
 // own decision at once; those that arrive during that round trip queue
 // and go out as the next batch when it returns. Each batch is still one
 // atomic script run, the decisions in it taken one after the other in
@@ -28,7 +28,6 @@ package ratelimit
 
 import (
 	"context"
-	"errors"
 	"strconv"
 	"strings"
 	"sync"
@@ -37,30 +36,6 @@ import (
 
 	"github.com/rgate/rgate/internal/cluster"
 )
-
-// batchScript is gcraScript over #KEYS buckets: KEYS[i] with ARGV[2i-1]
-// (interval) and ARGV[2i] (burst offset). Its answer is one string,
-// "<admitted><wait>," per key (admitted "1" or "0", wait in microseconds),
-// so that reading it costs one allocation, not two per key.
-const batchScript = `
-if redis.replicate_commands then redis.replicate_commands() end
-local t = redis.call('TIME')
-local now = (tonumber(t[1]) - 1704067200) * 1000000 + tonumber(t[2])
-local out = {}
-for i = 1, #KEYS do
-  local interval = tonumber(ARGV[2 * i - 1])
-  local tat = tonumber(redis.call('GET', KEYS[i])) or now
-  if tat < now then tat = now end
-  local new_tat = tat + interval
-  if new_tat - now > tonumber(ARGV[2 * i]) then
-    out[i] = '0' .. string.format('%d', math.ceil(tat - now))
-  else
-    redis.call('SET', KEYS[i], string.format('%.17g', new_tat), 'PX', math.ceil((new_tat - now) / 1000) + 1)
-    out[i] = '1' .. string.format('%d', math.ceil(new_tat - now))
-  end
-end
-return table.concat(out, ',')
-`
 
 // maxBatch bounds one script run (Redis runs nothing else meanwhile).
 const maxBatch = 128
@@ -83,7 +58,6 @@ type pending struct {
 type batcher struct {
 	store  *cluster.Store
 	client redis.UniversalClient
-	sha    string
 
 	mu    sync.Mutex
 	queue []*pending
@@ -95,7 +69,7 @@ func newBatcher(s *cluster.Store) *batcher {
 	if _, ok := s.Client().(*redis.ClusterClient); ok {
 		return nil
 	}
-	return &batcher{store: s, client: s.Client(), sha: redis.NewScript(batchScript).Hash()}
+	return &batcher{store: s, client: s.Client()}
 }
 
 // decide queues one decision and waits for it at most until ctx ends.
@@ -161,7 +135,7 @@ func (b *batcher) send(batch []*pending) {
 	ctx, cancel := b.store.Context(context.Background())
 	defer cancel()
 	args := make([]any, 3, 3+3*len(batch))
-	args[1], args[2] = b.sha, len(batch)
+	args[1], args[2] = gcraSHA, len(batch)
 	for _, p := range batch {
 		args = append(args, p.key)
 	}
@@ -171,28 +145,30 @@ func (b *batcher) send(batch []*pending) {
 	args[0] = "evalsha"
 	cmd := redis.NewStringCmd(ctx, args...)
 	err := b.client.Process(ctx, cmd)
-	if err != nil && (errors.Is(err, redis.ErrNoScript) || redis.HasErrorPrefix(err, "NOSCRIPT")) {
-		args[0], args[1] = "eval", batchScript // loads it for the next EVALSHA
+	if noScript(err) {
+		args[0], args[1] = "eval", gcraScript // loads it for the next EVALSHA
 		cmd = redis.NewStringCmd(ctx, args...)
 		err = b.client.Process(ctx, cmd)
 	}
+	var vs [maxBatch]verdict
 	if err == nil {
-		err = parseVerdicts(cmd.Val(), batch)
+		err = parseVerdicts(cmd.Val(), vs[:len(batch)])
 	}
-	if err != nil {
-		for _, p := range batch {
-			p.done <- verdict{err: err}
+	for i, p := range batch {
+		if err != nil {
+			vs[i] = verdict{err: err}
 		}
+		p.done <- vs[i]
 	}
 }
 
-// parseVerdicts hands out the script's answer, one entry per waiter; a
-// malformed answer hands out nothing and is an error.
-func parseVerdicts(s string, batch []*pending) error {
-	var vs [maxBatch]verdict
-	for i := range batch {
+// parseVerdicts reads the script's answer into out, one entry per key;
+// an answer with another number of entries, or a malformed one, is
+// errReply.
+func parseVerdicts(s string, out []verdict) error {
+	for i := range out {
 		end := len(s)
-		if i < len(batch)-1 {
+		if i < len(out)-1 {
 			end = strings.IndexByte(s, ',')
 		}
 		if end < 2 || (s[0] != '0' && s[0] != '1') {
@@ -202,7 +178,7 @@ func parseVerdicts(s string, batch []*pending) error {
 		if err != nil {
 			return errReply
 		}
-		vs[i] = verdict{ok: s[0] == '1', wait: float64(w)}
+		out[i] = verdict{ok: s[0] == '1', wait: float64(w)}
 		if end < len(s) {
 			s = s[end+1:]
 		} else {
@@ -211,9 +187,6 @@ func parseVerdicts(s string, batch []*pending) error {
 	}
 	if s != "" {
 		return errReply
-	}
-	for i, p := range batch {
-		p.done <- vs[i]
 	}
 	return nil
 }

@@ -3,23 +3,23 @@ package ratelimit
 // # Cluster scope
 //
 // With scope: cluster every replica draws from one budget per (tier,
-// client key), kept in the cluster's Redis. Each decision is one EVALSHA
-// of gcraScript (EVAL when Redis has not cached it yet, after a restart):
-// a GCRA, the token bucket written as one number per key, the theoretical
-// arrival time (TAT) of the next request. The script reads the time with
-// Redis TIME, so replicas' clocks never enter it, admits when
-// TAT+interval-now <= burst*interval, stores the new TAT with an expiry at
-// the moment the bucket is full again (a missing key is a full bucket, so
-// the expiry loses nothing), and answers {admitted, microseconds until the
-// bucket is full}. The RateLimit-* fields, Retry-After and the 429 are
-// then computed exactly as the local path computes them: the bucket holds
-// burst - wait/interval tokens.
+// client key), kept in the cluster's Redis. Decisions are taken by
+// gcraScript, run with EVALSHA (EVAL when Redis has not cached it yet,
+// after a restart): a GCRA, the token bucket written as one number per
+// key, the theoretical arrival time (TAT) of the next request. The script
+// reads the time with Redis TIME, so replicas' clocks never enter it,
+// admits when TAT+interval-now <= burst*interval, stores the new TAT with
+// an expiry at the moment the bucket is full again (a missing key is a
+// full bucket, so the expiry loses nothing), and answers admitted and
+// microseconds until the bucket is full. The RateLimit-* fields,
+// Retry-After and the 429 are then computed exactly as the local path
+// computes them: the bucket holds burst - wait/interval tokens.
 //
 // Against one Redis, concurrent decisions go out together as one script
-// run (see batcher); against a Redis Cluster they share the connection's
-// writes and reads through go-redis's autopipeliner (see pipeliner). A bucket Redis refused is
-// refused by this replica until its Retry-After without asking again
-// (overLimit).
+// run (see batcher); against a Redis Cluster each is one run, and they
+// share the connection's writes and reads through go-redis's
+// autopipeliner (see pipeliner). A bucket Redis refused is refused by
+// this replica until its Retry-After without asking again (overLimit).
 //
 // A key is store.Key("rl:" + route + ":" + tier + ":" + kind + ":" +
 // client), kind "h" for header-keyed clients and "ip" for IP-keyed ones
@@ -53,24 +53,37 @@ import (
 	"github.com/rgate/rgate/internal/reqinfo"
 )
 
-// gcraScript is one decision. KEYS[1] the bucket; ARGV[1] the emission
-// interval (microseconds per token); ARGV[2] the burst offset (burst *
-// interval, microseconds). Times are microseconds since 2024-01-01 so that
-// a double holds them exactly; the TAT is stored with 17 digits.
+// gcraScript decides for #KEYS buckets, one after the other in the order
+// given (one decision, or a batch of them: see batcher), under one TIME.
+// KEYS[i] is a bucket; ARGV[2i-1] its emission interval (microseconds per
+// token), ARGV[2i] its burst offset (burst * interval, microseconds).
+// Times are microseconds since 2024-01-01 so that a double holds them
+// exactly; the TAT is stored with 17 digits. Its answer is one string,
+// "<admitted><wait>" per key joined by commas (admitted "1" or "0"; wait
+// in microseconds until the bucket is full, after this request when
+// admitted), so that reading it costs one allocation, not two per key.
 const gcraScript = `
 if redis.replicate_commands then redis.replicate_commands() end
 local t = redis.call('TIME')
 local now = (tonumber(t[1]) - 1704067200) * 1000000 + tonumber(t[2])
-local interval = tonumber(ARGV[1])
-local tat = tonumber(redis.call('GET', KEYS[1])) or now
-if tat < now then tat = now end
-local new_tat = tat + interval
-if new_tat - now > tonumber(ARGV[2]) then
-  return {0, math.ceil(tat - now)}
+local out = {}
+for i = 1, #KEYS do
+  local interval = tonumber(ARGV[2 * i - 1])
+  local tat = tonumber(redis.call('GET', KEYS[i])) or now
+  if tat < now then tat = now end
+  local new_tat = tat + interval
+  if new_tat - now > tonumber(ARGV[2 * i]) then
+    out[i] = '0' .. string.format('%d', math.ceil(tat - now))
+  else
+    redis.call('SET', KEYS[i], string.format('%.17g', new_tat), 'PX', math.ceil((new_tat - now) / 1000) + 1)
+    out[i] = '1' .. string.format('%d', math.ceil(new_tat - now))
+  end
 end
-redis.call('SET', KEYS[1], string.format('%.17g', new_tat), 'PX', math.ceil((new_tat - now) / 1000) + 1)
-return {1, math.ceil(new_tat - now)}
+return table.concat(out, ',')
 `
+
+// gcraSHA is gcraScript's digest, for EVALSHA.
+var gcraSHA = redis.NewScript(gcraScript).Hash()
 
 // errReply is a script answer of the wrong shape.
 var errReply = errors.New("rate-limit script: unexpected reply")
@@ -108,9 +121,8 @@ type ClusterLimiter struct {
 	client   redis.UniversalClient
 	batch    *batcher             // nil (Redis Cluster): one EVALSHA per decision
 	ap       *redis.AutoPipeliner // without batch; nil: plain calls
-	sha      string
-	prefixes []string // by map slot: the key up to the client
-	args     [][]any  // by tier (slot/2): interval, burst offset
+	prefixes []string             // by map slot: the key up to the client
+	args     [][]any              // by tier (slot/2): interval, burst offset
 	replicas func() int
 	counters ClusterCounters
 	over     *overLimit                 // buckets Redis found empty, until their next token
@@ -136,7 +148,6 @@ func NewCluster(cfg config.RateLimit, o ClusterOptions) *ClusterLimiter {
 		store:    o.Store,
 		client:   o.Store.Client(),
 		batch:    newBatcher(o.Store),
-		sha:      redis.NewScript(gcraScript).Hash(),
 		replicas: o.Replicas,
 		counters: o.Counters,
 	}
@@ -200,28 +211,31 @@ func (c *ClusterLimiter) decide(ctx context.Context, key string, args []any) (bo
 	if c.batch != nil {
 		return c.batch.decide(ctx, key, args)
 	}
-	cmd, err := c.run(ctx, "evalsha", c.sha, key, args)
-	if err != nil && (errors.Is(err, redis.ErrNoScript) || redis.HasErrorPrefix(err, "NOSCRIPT")) {
+	cmd, err := c.run(ctx, "evalsha", gcraSHA, key, args)
+	if noScript(err) {
 		cmd, err = c.run(ctx, "eval", gcraScript, key, args) // loads it for the next EVALSHA
 	}
 	if err != nil {
 		return false, 0, err
 	}
-	v, err := cmd.Int64Slice()
-	if err != nil {
+	var v [1]verdict
+	if err := parseVerdicts(cmd.Val(), v[:]); err != nil {
 		return false, 0, err
 	}
-	if len(v) != 2 {
-		return false, 0, errReply
-	}
-	return v[0] == 1, float64(v[1]), nil
+	return v[0].ok, v[0].wait, nil
+}
+
+// noScript reports whether err is Redis's answer to an EVALSHA of a
+// script it does not have (after a restart or SCRIPT FLUSH).
+func noScript(err error) bool {
+	return err != nil && (errors.Is(err, redis.ErrNoScript) || redis.HasErrorPrefix(err, "NOSCRIPT"))
 }
 
 // run sends one EVAL or EVALSHA of the script (src: its source or
 // digest) for key, waiting at most until ctx ends. After a ctx error the
 // command may still run in Redis; its answer is not read.
-func (c *ClusterLimiter) run(ctx context.Context, name, src, key string, args []any) (*redis.Cmd, error) {
-	cmd := redis.NewCmd(ctx, name, src, 1, key, args[0], args[1])
+func (c *ClusterLimiter) run(ctx context.Context, name, src, key string, args []any) (*redis.StringCmd, error) {
+	cmd := redis.NewStringCmd(ctx, name, src, 1, key, args[0], args[1])
 	if c.ap == nil {
 		return cmd, c.client.Process(ctx, cmd)
 	}
