@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/rgate/rgate/internal/h1syntax"
 )
 
 func (ch *checker) policies(c *Config) {
@@ -174,18 +176,7 @@ func (ch *checker) atLeastOne(field string, n int) {
 func validHeaderName(s string) bool { return validToken(s) }
 
 // validToken reports whether s is an RFC 9110 token.
-func validToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
-			return false
-		}
-	}
-	return true
-}
+func validToken(s string) bool { return h1syntax.ValidTokenString(s) }
 
 func hopByHop(name string) bool {
 	switch textproto.CanonicalMIMEHeaderKey(name) {

@@ -39,6 +39,8 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/rgate/rgate/internal/h1syntax"
 )
 
 // maxAnswer bounds what is read of a collector's answer.
@@ -77,7 +79,7 @@ func (e *otlpExporter) fromEnv(getenv func(string) string, log *slog.Logger) {
 		}
 		k, val, ok := strings.Cut(entry, "=")
 		k = strings.TrimSpace(k)
-		if !ok || !validHeaderName(k) {
+		if !ok || !h1syntax.ValidTokenString(k) {
 			log.Warn("ignoring an OTLP header entry: not name=value", "variable", name, "entry", i+1, "header", k)
 			continue
 		}
@@ -99,20 +101,6 @@ func (e *otlpExporter) fromEnv(getenv func(string) string, log *slog.Logger) {
 	default:
 		log.Warn("ignoring an unknown OTLP compression; sending uncompressed", "variable", name, "value", v)
 	}
-}
-
-// validHeaderName reports whether k is an HTTP field name (RFC 9110 token).
-func validHeaderName(k string) bool {
-	if k == "" {
-		return false
-	}
-	for i := 0; i < len(k); i++ {
-		c := k[i]
-		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
-			return false
-		}
-	}
-	return true
 }
 
 // ExportSpans posts spans in one request, waiting at most until ctx ends.
