@@ -27,6 +27,7 @@ WITH_BASELINE=1
 WITH_RGATE=1
 NICE=0           # nice value for wrk, backend and proxies (negative = favour them over other tenants)
 NOISE_MAX=20     # a measurement with more foreign CPU than this (% of one core) is re-run once
+STEAL_MAX=5      # ... or with more CPU stolen by the hypervisor than this (% of one core)
 TARGETS_FILTER=""
 KEEP_RUNDIR=0
 OUT_JSON="$BENCH_DIR/results/latest.json"
@@ -87,6 +88,8 @@ Load and machine:
   --nice N                  run wrk, backend and proxies with this nice value (default 0)
   --noise-max P             re-run a measurement once if other processes used more than P% of a
                             core during it (default 20; 0 disables re-runs)
+  --steal-max P             ... or if the hypervisor stole more than P% of a core from this
+                            machine during it (default 5)
 Output:
   --out FILE                JSON output (default bench/results/latest.json, plus a
                             timestamped copy bench/results/run-*.json)
@@ -134,6 +137,7 @@ while [[ $# -gt 0 ]]; do
     --backend-delay) BACKEND_DELAY=$2; shift ;;
     --nice) NICE=$2; shift ;;
     --noise-max) NOISE_MAX=$2; shift ;;
+    --steal-max) STEAL_MAX=$2; shift ;;
     --out) OUT_JSON=$2; shift ;;
     --keep) KEEP_RUNDIR=1 ;;
     --install-deps)
@@ -510,15 +514,15 @@ measure() {  # measure TARGET SIZE ROUND: one sample, re-run once if other tenan
   local line noisy attempt=1
   while :; do
     line=$(measure_once "$@") || exit $?
-    noisy=$(python3 - "$line" "$NOISE_MAX" "$attempt" <<'PY' >&2; echo $?
+    noisy=$(python3 - "$line" "$NOISE_MAX" "$attempt" "$STEAL_MAX" <<'PY' >&2; echo $?
 import json, sys
 x = json.loads(sys.argv[1]); j = x["wrk"]; c = x["cpu"]
 rps = j["requests"] / (j["duration_us"] / 1e6)
 errs = sum(j[k] for k in ("err_connect", "err_read", "err_write", "err_status", "err_timeout"))
-noisy = float(sys.argv[2]) > 0 and c["foreign_pct"] > float(sys.argv[2])
+noisy = float(sys.argv[2]) > 0 and (c["foreign_pct"] > float(sys.argv[2]) or c["steal_pct"] > float(sys.argv[4]))
 print(f"    {x['target']:<14} size={x['size']:<6} round={x['round']} {rps:>9.0f} req/s  "
       f"p50={j['p50_us']/1000:.2f}ms p99={j['p99_us']/1000:.2f}ms  cpu% wrk={c['wrk_pct']:.0f} "
-      f"proxy={c['proxy_pct']:.0f} backend={c['backend_pct']:.0f} other={c['foreign_pct']:.0f}"
+      f"proxy={c['proxy_pct']:.0f} backend={c['backend_pct']:.0f} other={c['foreign_pct']:.0f} steal={c['steal_pct']:.0f}"
       + (f"  ERRORS={errs}" if errs else "") + ("  (noisy" + (", re-running)" if sys.argv[3] == "1" else ")") if noisy else ""))
 sys.exit(1 if noisy else 0)
 PY
