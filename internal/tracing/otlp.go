@@ -237,10 +237,11 @@ type group struct {
 }
 
 // appendExportRequest appends the ExportTraceServiceRequest of spans to
-// b: one ResourceSpans per resource, one ScopeSpans per scope in it.
+// b: one ResourceSpans per resource, holding one ScopeSpans per scope,
+// each in the order first seen. rgate's spans have one resource and one
+// scope, so there is one group; the search below is over that handful.
 func appendExportRequest(b []byte, spans []sdktrace.ReadOnlySpan) []byte {
-	var one [1]group // rgate has one resource and one scope: no allocation for the common case
-	groups := one[:0]
+	var groups []group
 	for _, s := range spans {
 		if s == nil {
 			continue
@@ -248,24 +249,16 @@ func appendExportRequest(b []byte, spans []sdktrace.ReadOnlySpan) []byte {
 		res, scope := s.Resource().Equivalent(), s.InstrumentationScope()
 		i := slices.IndexFunc(groups, func(g group) bool { return g.res == res && g.scope == scope })
 		if i < 0 {
-			groups = append(groups, group{res: res, scope: scope})
+			groups = append(groups, group{res: res, scope: scope, spans: make([]sdktrace.ReadOnlySpan, 0, len(spans))})
 			i = len(groups) - 1
 		}
 		groups[i].spans = append(groups[i].spans, s)
 	}
-	for i := 0; i < len(groups); {
-		// The groups of one resource go in one ResourceSpans.
-		j := i + 1
-		for j < len(groups) && groups[j].res == groups[i].res {
-			j++
+	for i, g := range groups {
+		if slices.ContainsFunc(groups[:i], func(h group) bool { return h.res == g.res }) {
+			continue // written with the first group of its resource
 		}
-		for k := j + 1; k < len(groups); k++ { // later groups of the same resource join it
-			if groups[k].res == groups[i].res {
-				groups[j], groups[k] = groups[k], groups[j]
-				j++
-			}
-		}
-		r := groups[i].spans[0].Resource()
+		r := g.spans[0].Resource()
 		var at int
 		b, at = openField(b, fRequestResourceSpans)
 		if r != nil {
@@ -276,12 +269,13 @@ func appendExportRequest(b []byte, spans []sdktrace.ReadOnlySpan) []byte {
 			}
 			b = closeField(b, rat)
 		}
-		for _, g := range groups[i:j] {
-			b = appendScopeSpans(b, g)
+		for _, h := range groups[i:] {
+			if h.res == g.res {
+				b = appendScopeSpans(b, h)
+			}
 		}
 		b = appendString(b, fResourceSpansSchemaURL, schemaURL(r))
 		b = closeField(b, at)
-		i = j
 	}
 	return b
 }

@@ -9,6 +9,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -23,6 +24,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 	collectortrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/encoding/prototext"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
@@ -255,5 +257,84 @@ func TestOTLPFromEnv(t *testing.T) {
 	}
 	if out := logs.String(); strings.Count(out, "ignoring an OTLP header entry") != 2 || strings.Contains(out, "leaked-secret") {
 		t.Fatalf("warnings:\n%s\nwant two, without the bad entry's value", out)
+	}
+}
+
+// TestOTLPManyResources: spans of two resources, interleaved, go in one
+// ResourceSpans each, with the same content as otlptracehttp's request
+// (whose order of resources is a map's, so both are sorted here).
+func TestOTLPManyResources(t *testing.T) {
+	base := testSpans()
+	other := tracetest.SpanStubFromReadOnlySpan(base[1])
+	other.Resource = resource.NewSchemaless(attribute.String("service.name", "another"))
+	spans := []sdktrace.ReadOnlySpan{base[0], other.Snapshot(), base[1], base[2]}
+	ctx := context.Background()
+
+	var want, got capture
+	ref := httptest.NewServer(&want)
+	defer ref.Close()
+	refExp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(ref.URL+"/v1/traces"),
+		otlptracehttp.WithRetry(otlptracehttp.RetryConfig{Enabled: false}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := refExp.ExportSpans(ctx, spans); err != nil {
+		t.Fatal(err)
+	}
+	_ = refExp.Shutdown(ctx)
+	srv := httptest.NewServer(&got)
+	defer srv.Close()
+	if err := newOTLPExporter(srv.URL, srv.Client()).ExportSpans(ctx, spans); err != nil {
+		t.Fatal(err)
+	}
+	w, g := want.request(t, 0), got.request(t, 0)
+	for _, req := range []*collectortrace.ExportTraceServiceRequest{w, g} {
+		slices.SortFunc(req.ResourceSpans, func(a, b *tracepb.ResourceSpans) int {
+			return strings.Compare(prototext.Format(a.Resource), prototext.Format(b.Resource))
+		})
+	}
+	if len(g.ResourceSpans) != 2 || !proto.Equal(w, g) {
+		t.Fatalf("differs from otlptracehttp's:\nwant %v\ngot  %v", prototext.Format(w), prototext.Format(g))
+	}
+}
+
+// BenchmarkExport is one batch of 512 spans shaped like rgate's (seven
+// attributes), encoded and posted to a local sink: by this exporter and
+// by otlptracehttp, per span.
+func BenchmarkExport(b *testing.B) {
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+	}))
+	defer sink.Close()
+	one := tracetest.SpanStubFromReadOnlySpan(testSpans()[1])
+	one.Attributes = []attribute.KeyValue{
+		attribute.String(AttrMethod, "GET"), attribute.String(AttrRoute, "/api"), attribute.Int(AttrStatus, 200),
+		attribute.String(AttrBackend, "api"), attribute.String(AttrUpstream, "127.0.0.1:8080"),
+		attribute.Int(AttrRetries, 0), attribute.String(AttrContainer, "3f2a9c1b7d4e"),
+	}
+	spans := make([]sdktrace.ReadOnlySpan, 512)
+	for i := range spans {
+		spans[i] = one.Snapshot()
+	}
+	ctx := context.Background()
+	ref, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(sink.URL+"/v1/traces"),
+		otlptracehttp.WithRetry(otlptracehttp.RetryConfig{Enabled: false}))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = ref.Shutdown(ctx) }()
+	for _, c := range []struct {
+		name string
+		exp  sdktrace.SpanExporter
+	}{{"rgate", newOTLPExporter(sink.URL, sink.Client())}, {"otlptracehttp", ref}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := c.exp.ExportSpans(ctx, spans); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(spans)), "ns/span")
+		})
 	}
 }
