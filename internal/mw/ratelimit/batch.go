@@ -72,9 +72,16 @@ func newBatcher(s *cluster.Store) *batcher {
 	return &batcher{store: s, client: s.Client()}
 }
 
+// pendings recycles the pending of a decision whose verdict was received:
+// the sender touches a pending for the last time when it hands over the
+// verdict. One that was abandoned at its deadline is left to the
+// collector, since its batch may still be on its way.
+var pendings = sync.Pool{New: func() any { return &pending{done: make(chan verdict, 1)} }}
+
 // decide queues one decision and waits for it at most until ctx ends.
 func (b *batcher) decide(ctx context.Context, key string, args []any) (bool, float64, error) {
-	p := &pending{key: key, args: args, done: make(chan verdict, 1)}
+	p := pendings.Get().(*pending)
+	p.key, p.args = key, args
 	b.mu.Lock()
 	b.queue = append(b.queue, p)
 	lead := !b.busy
@@ -90,6 +97,8 @@ func (b *batcher) decide(ctx context.Context, key string, args []any) (bool, flo
 	}
 	select {
 	case v := <-p.done:
+		p.key, p.args = "", nil
+		pendings.Put(p)
 		return v.ok, v.wait, v.err
 	case <-ctx.Done():
 		return false, 0, ctx.Err()
