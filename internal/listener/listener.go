@@ -170,11 +170,17 @@ func (o *Options) plainServer(name string, port int, h http.Handler) (*Server, e
 }
 
 // http2Config bounds what one HTTP/2 connection may cost: 250 concurrent
-// streams (the common default). net/http's server also bounds the known
-// floods (rapid reset, CONTINUATION, settings and ping floods) itself.
+// streams (the common default) and frames of at most 16 KiB, the
+// protocol's initial SETTINGS_MAX_FRAME_SIZE (nginx's too; net/http would
+// announce 1 MiB), so a larger frame is the FRAME_SIZE_ERROR RFC 9113 4.2
+// asks for. net/http's server also bounds the known floods (rapid reset,
+// CONTINUATION, settings and ping floods) itself.
 func http2Config() *http.HTTP2Config {
-	return &http.HTTP2Config{MaxConcurrentStreams: 250}
+	return &http.HTTP2Config{MaxConcurrentStreams: 250, MaxReadFrameSize: maxFrameSize}
 }
+
+// maxFrameSize is the largest HTTP/2 frame rgate reads.
+const maxFrameSize = 16 << 10
 
 // tlsServer is rgate's HTTP/1.1 server over TLS, with a net/http fallback
 // that speaks HTTP/1.1 and, unless server.http2 is false, HTTP/2.
