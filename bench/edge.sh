@@ -59,7 +59,7 @@ while (($#)); do
   esac
   shift
 done
-for t in go wrk h2load openssl taskset curl python3; do
+for t in go wrk h2load openssl taskset curl python3 ss; do
   command -v "$t" >/dev/null || die "'$t' not found (apt-get install wrk nghttp2-client openssl curl)"
 done
 [[ $(nproc) -ge 2 ]] || die "needs 2 CPUs"
@@ -116,6 +116,12 @@ if [[ -z "$RGATE_BIN" ]]; then
   RGATE_BIN="$BENCH_DIR/.build/rgate"
   (cd "$REPO_DIR" && go build -o "$RGATE_BIN" ./cmd/rgate) || die "rgate build failed"
 fi
+# A port already taken would measure whatever listens there (wait_ready
+# only checks that something answers), so refuse to start, as run.sh does.
+busy_ports=$(ss -Htln | awk '{print $4}' | sed 's/.*://' | sort -u)
+for p in "$BACKEND_PORT" "$RGATE_PLAIN_PORT" $(for t in "${TARGETS[@]}"; do echo "${PORT[$t]}"; done); do
+  if grep -qx "$p" <<<"$busy_ports"; then die "port $p is already in use"; fi
+done
 "${PIN_PROXY[@]}" "$BENCH_DIR/.build/backend" -addr "127.0.0.1:$BACKEND_PORT" -size "$SIZE" >"$RUN_DIR/backend.log" 2>&1 &
 PID[backend]=$!
 wait_ready backend "http://127.0.0.1:$BACKEND_PORT/" "${PID[backend]}"
