@@ -178,7 +178,7 @@ func (f *flood) rapidReset(t *testing.T, useTLS, held bool) {
 	var werr error
 	c := f.measure(t, func() {
 		start := time.Now()
-		for sent < streams && !h.ended() && time.Since(start) < 25*time.Second {
+		for sent < streams && !h.ended() && time.Since(start) < resetCap {
 			id := h.request(path)
 			if werr = h.fr.WriteRSTStream(id, http2.ErrCodeCancel); werr != nil {
 				break
@@ -199,15 +199,7 @@ func (f *flood) rapidReset(t *testing.T, useTLS, held bool) {
 	if maxIn > limit {
 		t.Errorf("the backend had %d requests in flight at once, want at most %d", maxIn, limit)
 	}
-	closed := werr != nil || s.goAway != nil || s.readErr != nil
-	switch {
-	case !closed && sent < streams/10:
-		t.Errorf("only %d of %d streams went in within 25s on a connection still open: the server all but stalled", sent, streams)
-	case !closed && !s.pinged:
-		t.Errorf("after the flood the connection neither closed nor answered a PING")
-	case !closed && sent < streams:
-		t.Logf("the flood was cut short by its 25s cap (a slow machine)")
-	}
+	s.checkEnd(t, "streams", sent, streams, resetCap, werr)
 	c.check(t)
 	f.serves(t)
 }
@@ -270,7 +262,7 @@ func (f *flood) controlFlood(t *testing.T, frames int, mustClose bool, write fun
 	var werr error
 	c := f.measure(t, func() {
 		start := time.Now()
-		for werr == nil && sent < frames && time.Since(start) < 15*time.Second {
+		for werr == nil && sent < frames && time.Since(start) < controlCap {
 			if werr = write(h, sent); werr == nil {
 				sent++
 			}
@@ -283,17 +275,9 @@ func (f *flood) controlFlood(t *testing.T, frames int, mustClose bool, write fun
 		h.ping(t, 15*time.Second)
 	})
 	s := h.seen()
-	closed := werr != nil || s.goAway != nil || s.readErr != nil
 	t.Logf("%s flood: %d of %d frames sent (write error %v); server answered %d PING ACKs, %d SETTINGS ACKs; GOAWAY %v, read error %v, PING after the flood answered %v; %s",
 		t.Name(), sent, frames, werr, s.pingAcks, s.settingsAcks, s.goAway, s.readErr, s.pinged, c)
-	switch {
-	case !closed && sent < frames/10:
-		t.Errorf("only %d of %d frames went in within 15s on a connection still open: the server all but stalled", sent, frames)
-	case !closed && !s.pinged:
-		t.Errorf("the connection neither closed nor answered a PING after the flood")
-	case !closed && sent < frames:
-		t.Logf("the flood was cut short by its 15s cap (a slow machine)")
-	case mustClose && !closed:
+	if closed := s.checkEnd(t, "frames", sent, frames, controlCap, werr); mustClose && !closed {
 		t.Errorf("the server took %d frames whose answers it could not send without closing the connection", sent)
 	}
 	c.check(t)
@@ -674,6 +658,31 @@ func (s *h2Seen) record(f http2.Frame) {
 }
 
 // answered is how many of the streams ids got a 200 and their end.
+// resetCap and controlCap bound how long a rapid-reset flood and a
+// control-frame flood may take to send.
+const (
+	resetCap   = 25 * time.Second
+	controlCap = 15 * time.Second
+)
+
+// checkEnd judges how a flood of total frames (or streams), of which sent
+// went in before the cap, ended: closed by the server, or still open and
+// then answering a PING. An open connection that took under a tenth of
+// the flood is a stalled server. It returns whether the connection closed.
+func (s h2Seen) checkEnd(t *testing.T, what string, sent, total int, limit time.Duration, werr error) (closed bool) {
+	t.Helper()
+	closed = werr != nil || s.goAway != nil || s.readErr != nil
+	switch {
+	case !closed && sent < total/10:
+		t.Errorf("only %d of %d %s went in within %v on a connection still open: the server all but stalled", sent, total, what, limit)
+	case !closed && !s.pinged:
+		t.Errorf("after the flood the connection neither closed nor answered a PING")
+	case !closed && sent < total:
+		t.Logf("the flood was cut short by its %v cap (a slow machine)", limit)
+	}
+	return closed
+}
+
 func (s h2Seen) answered(ids []uint32) int {
 	n := 0
 	for _, id := range ids {
