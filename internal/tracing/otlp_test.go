@@ -133,15 +133,12 @@ func testSpans() []sdktrace.ReadOnlySpan {
 	}.Snapshots()
 }
 
-// TestOTLPSameAsOtlptracehttp: the request rgate's exporter sends decodes
-// to exactly what the SDK's otlptracehttp exporter sends for the same
-// spans, with the same content type.
-func TestOTLPSameAsOtlptracehttp(t *testing.T) {
-	spans := testSpans()
+// referenceExport is what the SDK's otlptracehttp exporter sends for spans.
+func referenceExport(t *testing.T, spans []sdktrace.ReadOnlySpan) *capture {
+	t.Helper()
 	ctx := context.Background()
-
-	var want capture
-	ref := httptest.NewServer(&want)
+	want := &capture{}
+	ref := httptest.NewServer(want)
 	defer ref.Close()
 	refExp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(ref.URL+"/v1/traces"),
 		otlptracehttp.WithRetry(otlptracehttp.RetryConfig{Enabled: false}))
@@ -152,7 +149,17 @@ func TestOTLPSameAsOtlptracehttp(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = refExp.Shutdown(ctx)
+	return want
+}
 
+// TestOTLPSameAsOtlptracehttp: the request rgate's exporter sends decodes
+// to exactly what the SDK's otlptracehttp exporter sends for the same
+// spans, with the same content type.
+func TestOTLPSameAsOtlptracehttp(t *testing.T) {
+	spans := testSpans()
+	ctx := context.Background()
+
+	want := referenceExport(t, spans)
 	var got capture
 	srv := httptest.NewServer(&got)
 	defer srv.Close()
@@ -270,18 +277,8 @@ func TestOTLPManyResources(t *testing.T) {
 	spans := []sdktrace.ReadOnlySpan{base[0], other.Snapshot(), base[1], base[2]}
 	ctx := context.Background()
 
-	var want, got capture
-	ref := httptest.NewServer(&want)
-	defer ref.Close()
-	refExp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(ref.URL+"/v1/traces"),
-		otlptracehttp.WithRetry(otlptracehttp.RetryConfig{Enabled: false}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := refExp.ExportSpans(ctx, spans); err != nil {
-		t.Fatal(err)
-	}
-	_ = refExp.Shutdown(ctx)
+	want := referenceExport(t, spans)
+	var got capture
 	srv := httptest.NewServer(&got)
 	defer srv.Close()
 	if err := newOTLPExporter(srv.URL, srv.Client()).ExportSpans(ctx, spans); err != nil {
